@@ -1,0 +1,45 @@
+"""Errors a user can cause: each carries a message that says what to do, and the CLI prints it without a
+traceback (exit 2 for usage errors, 1 for the rest)."""
+
+from __future__ import annotations
+
+import difflib
+
+
+class GanzooError(Exception):
+    """A failure ganzoo can explain; the CLI prints ``Error: <message>`` and exits with ``exit_code``."""
+
+    exit_code = 1
+
+
+class UsageError(GanzooError):
+    """Bad input from the user: an unknown name, a value out of range, conflicting options."""
+
+    exit_code = 2
+
+
+class UnknownNameError(UsageError):
+    """A model, loss, dataset or feature extractor that no plugin registered."""
+
+    def __init__(self, kind: str, name: str, known: list[str], extra: str = "") -> None:
+        self.kind, self.name, self.known = kind, name, known
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        message = f"unknown {kind} {name!r}."
+        if close:
+            message += f" Did you mean {' or '.join(repr(c) for c in close)}?"
+        message += f" Available {kind}s: {', '.join(known) if known else '(none)'}."
+        if extra:
+            message += " " + extra
+        super().__init__(message)
+
+
+class PluginError(GanzooError):
+    """A plugin misbehaved: failed to import, raised in a hook, or registered something malformed."""
+
+
+class CheckpointError(GanzooError):
+    """A checkpoint or run directory that cannot be used: missing, corrupt, foreign or too new."""
+
+
+class DatasetError(GanzooError):
+    """Data that cannot be found, downloaded, verified or decoded."""

@@ -1,0 +1,1 @@
+"""Sample-quality metrics: feature extractors and FID/KID through torchmetrics."""

@@ -1,0 +1,152 @@
+"""The model spec: everything the engine, the benchmark and the conformance kit need to know about a GAN
+variant, so that none of them contains model-specific code."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from ganzoo.errors import PluginError, UsageError
+from ganzoo.interfaces import Discriminator, Generator, ImageShape
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """A model's training defaults; every field can be overridden with ``--set field=value``."""
+
+    latent_dim: int = 100  # size of the latent vector z
+    generator_width: int = 64  # base width of G (hidden units or channels of its widest layer / 8)
+    discriminator_width: int = 64  # base width of D, same meaning
+    generator_lr: float = 2e-4  # Adam learning rate of G
+    discriminator_lr: float = 2e-4  # Adam learning rate of D
+    generator_betas: tuple[float, float] = (0.5, 0.999)  # Adam (beta1, beta2) of G
+    discriminator_betas: tuple[float, float] = (0.5, 0.999)  # Adam (beta1, beta2) of D
+    critic_steps: int = 1  # discriminator steps per generator step
+    batch_size: int = 64  # images per discriminator step
+    loss: str = "non-saturating"  # a name in the loss registry
+    penalty: str | None = None  # a name in the penalty registry, or None
+    penalty_weight: float = 0.0  # multiplier of the penalty in D's loss (lambda)
+
+    def replace(self, **changes: Any) -> Hyperparameters:
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> None:
+        """Raise a UsageError naming the first value that cannot train."""
+        positive = ("latent_dim", "generator_width", "discriminator_width", "critic_steps", "batch_size")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise UsageError(f"{name} must be positive, got {getattr(self, name)}.")
+        for name in ("generator_lr", "discriminator_lr"):
+            if not getattr(self, name) > 0:
+                raise UsageError(f"{name} must be a positive number, got {getattr(self, name)}.")
+        for name in ("generator_betas", "discriminator_betas"):
+            betas = getattr(self, name)
+            if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+                raise UsageError(f"{name} must be two numbers in [0, 1), got {betas}.")
+        if self.penalty_weight < 0:
+            raise UsageError(f"penalty_weight must be >= 0, got {self.penalty_weight}.")
+
+
+GeneratorFactory = Callable[[ImageShape, Hyperparameters], Generator]
+DiscriminatorFactory = Callable[[ImageShape, Hyperparameters], Discriminator]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered GAN variant."""
+
+    name: str  # the registry name, e.g. "dcgan"
+    summary: str  # one line for `ganzoo list`
+    paper: str  # the source paper, e.g. "Radford et al. 2015, arXiv:1511.06434"
+    build_generator: GeneratorFactory  # (image_shape, hyperparameters) -> Generator
+    build_discriminator: DiscriminatorFactory  # (image_shape, hyperparameters) -> Discriminator
+    image_shapes: tuple[ImageShape, ...] = ((1, 28, 28),)  # supported (C, H, W); the first is the default
+    defaults: Hyperparameters = field(default_factory=Hyperparameters)  # training defaults
+    aliases: tuple[str, ...] = ()  # other names that resolve to this spec
+    sync_batchnorm: bool = True  # under DDP, convert BatchNorm to SyncBatchNorm (False: per-rank statistics)
+
+    @property
+    def default_image_shape(self) -> ImageShape:
+        return self.image_shapes[0]
+
+    def check_image_shape(self, image_shape: ImageShape) -> None:
+        if tuple(image_shape) not in {tuple(s) for s in self.image_shapes}:
+            shapes = ", ".join("x".join(map(str, s)) for s in self.image_shapes)
+            raise UsageError(
+                f"model {self.name!r} cannot build images of shape {'x'.join(map(str, image_shape))}; "
+                f"it supports {shapes} (C x H x W). Choose a dataset or --image-size/--channels to match."
+            )
+
+    def build(
+        self, image_shape: ImageShape | None = None, hyperparameters: Hyperparameters | None = None
+    ) -> tuple[Generator, Discriminator]:
+        """Build G and D for ``image_shape`` and check that they honour the interfaces."""
+        image_shape = tuple(image_shape or self.default_image_shape)  # type: ignore[assignment]
+        hp = hyperparameters or self.defaults
+        self.check_image_shape(image_shape)
+        G = self.build_generator(image_shape, hp)
+        D = self.build_discriminator(image_shape, hp)
+        if not isinstance(G, Generator) or not isinstance(D, Discriminator):
+            raise PluginError(
+                f"model {self.name!r}: build_generator/build_discriminator must return ganzoo.Generator and "
+                f"ganzoo.Discriminator instances, got {type(G).__name__} and {type(D).__name__}."
+            )
+        if tuple(G.image_shape) != tuple(image_shape) or G.latent_dim != hp.latent_dim:
+            raise PluginError(
+                f"model {self.name!r}: generator declares image_shape {G.image_shape} and latent_dim "
+                f"{G.latent_dim}, but {image_shape} and {hp.latent_dim} were asked for."
+            )
+        return G, D
+
+
+def check_model_outputs(spec: ModelSpec, G: Generator, D: Discriminator) -> None:
+    """Run two latents through G and D and raise PluginError if the shapes differ from the declared ones."""
+    was_training = G.training, D.training
+    G.eval(), D.eval()
+    try:
+        with torch.no_grad():
+            images = G(torch.zeros(2, G.latent_dim, device=next(G.parameters()).device))
+            scores = D(images)
+    finally:
+        G.train(was_training[0]), D.train(was_training[1])
+    if tuple(images.shape) != (2, *G.image_shape):
+        raise PluginError(
+            f"model {spec.name!r}: generator output has shape {tuple(images.shape[1:])}, "
+            f"but it declares image_shape {G.image_shape}."
+        )
+    if tuple(scores.shape) != (2,):
+        raise PluginError(
+            f"model {spec.name!r}: discriminator must return shape (N,), returned {tuple(scores.shape)}."
+        )
+
+
+def parse_override(hp: Hyperparameters, assignment: str) -> Hyperparameters:
+    """Apply one ``key=value`` override (the CLI's ``--set``), converting the value to the field's type."""
+    key, sep, raw = assignment.partition("=")
+    key = key.strip().replace("-", "_")
+    fields = {f.name: f for f in dataclasses.fields(Hyperparameters)}
+    if not sep or key not in fields:
+        raise UsageError(
+            f"--set expects key=value with a key among: {', '.join(fields)}; got {assignment!r}."
+        )
+    current = getattr(hp, key)
+    raw = raw.strip()
+    try:
+        if key == "penalty":
+            value: Any = None if raw.lower() in ("", "none", "null") else raw
+        elif isinstance(current, tuple):
+            value = tuple(float(x) for x in raw.strip("()[]").split(","))
+        elif isinstance(current, bool):
+            value = raw.lower() in ("1", "true", "yes", "on")
+        elif isinstance(current, int):
+            value = int(raw)
+        elif isinstance(current, float):
+            value = float(raw)
+        else:
+            value = raw
+    except ValueError:
+        raise UsageError(f"--set {key}: {raw!r} is not a valid {type(current).__name__}.") from None
+    return hp.replace(**{key: value})

@@ -1,0 +1,29 @@
+"""Shared fixtures: a fresh plugin registry per test that changes plugins, and the shared MNIST files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganzoo import registry
+
+SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture
+def fresh_zoo(monkeypatch):
+    """Reload plugins from scratch for this test and again after it (tests may change the environment)."""
+    registry.reset()
+    yield registry
+    registry.reset()
+
+
+@pytest.fixture
+def shared_mnist() -> Path:
+    if not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip("../shared/data/mnist is not on this machine")
+    return SHARED_MNIST

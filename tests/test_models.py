@@ -1,0 +1,58 @@
+"""Every registered model passes the conformance kit; the built-ins have their papers' settings."""
+
+from __future__ import annotations
+
+import pytest
+
+import ganzoo
+from ganzoo.testing import ConformanceError, check_model
+
+MODEL_NAMES = ganzoo.zoo().models.names()
+
+
+def test_the_builtins_are_registered():
+    assert {"vanilla", "dcgan", "wgan-gp"} <= set(MODEL_NAMES)
+    assert ganzoo.get_model("wgan").name == "wgan-gp"
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_conformance(name):
+    check_model(ganzoo.get_model(name))
+
+
+def test_wgan_gp_follows_the_paper():
+    hp = ganzoo.get_model("wgan").defaults
+    assert (hp.critic_steps, hp.penalty, hp.penalty_weight, hp.loss) == (5, "gradient-penalty", 10.0, "wasserstein")
+    _, critic = ganzoo.get_model("wgan").build()
+    assert not any("BatchNorm" in type(m).__name__ for m in critic.modules())
+
+
+def test_dcgan_builds_every_documented_shape():
+    spec = ganzoo.get_model("dcgan")
+    for shape in [(1, 28, 28), (1, 32, 32), (1, 64, 64), (3, 28, 28), (3, 32, 32), (3, 64, 64)]:
+        G, _ = spec.build(shape)
+        assert G.sample(2).shape == (2, *shape)
+
+
+def test_kit_catches_a_generator_that_lies_about_its_shape():
+    good = ganzoo.get_model("vanilla")
+
+    class Liar(ganzoo.Generator):
+        def __init__(self, shape, hp):
+            super().__init__(hp.latent_dim, shape)
+            self.inner = good.build_generator((1, 32, 32), hp)
+
+        def forward(self, z):
+            return self.inner(z)
+
+    bad = ganzoo.ModelSpec(
+        name="liar", summary="", paper="", build_generator=Liar,
+        build_discriminator=good.build_discriminator,
+    )
+    with pytest.raises(ConformanceError, match="liar at 1x28x28"):
+        check_model(bad)
+
+
+def test_an_unsupported_shape_is_a_usage_error():
+    with pytest.raises(ganzoo.UsageError, match="supports"):
+        ganzoo.get_model("dcgan").build((1, 48, 48))
