@@ -11,7 +11,7 @@ import sys
 import click
 
 import ganzoo
-from ganzoo.commands import registry as registry_commands
+from ganzoo.commands import bench, datasets, metrics, registry, training
 from ganzoo.errors import GanzooError
 
 
@@ -42,8 +42,9 @@ def cli() -> None:
     """ganzoo: train, sample from and fairly compare GAN variants provided by plugins."""
 
 
-for command in (registry_commands.list_models, registry_commands.info, registry_commands.plugins):
-    cli.add_command(command)
+for module in (registry, datasets, training, metrics, bench):
+    for command in module.COMMANDS:
+        cli.add_command(command)
 
 
 def main() -> None:

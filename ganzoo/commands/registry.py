@@ -130,3 +130,4 @@ def plugins(as_json: bool) -> None:
     for name, reason in sorted(z.skipped.items()):
         rows.append((name, "", "", "", f"skipped: {reason}"))
     print_table(None, ["plugin", "distribution", "hooks", "registered", "status"], rows)
+COMMANDS = [list_models, info, plugins]
