@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import click
 
 from ganzoo.console import print_json, print_table, warn
-from ganzoo.errors import UsageError
-from ganzoo.registry import LOAD_ENV, zoo
+from ganzoo.errors import GanzooError, PluginError, UsageError
+from ganzoo.registry import LOAD_ENV, PluginInfo, Zoo, zoo
 
 
 def _shape_text(shape) -> str:
@@ -25,22 +26,50 @@ def parse_image_shape(text: str) -> tuple[int, int, int]:
     return parts  # type: ignore[return-value]
 
 
+def _package(info: PluginInfo) -> str:
+    return f"{info.distribution or '?'} {info.version or ''}".strip()
+
+
 def model_rows() -> list[dict]:
-    registry = zoo().models
+    z = zoo()
     rows = []
-    for name, spec in registry:
+    for name, spec in z.models:
+        plugin = z.plugins[z.models.plugin_of(name)]
         rows.append(
             {
                 "name": name,
                 "aliases": list(spec.aliases),
-                "plugin": registry.plugin_of(name),
-                "distribution": zoo().plugins[registry.plugin_of(name)].distribution,
+                "plugin": plugin.name,
+                "distribution": plugin.distribution,
+                "version": plugin.version,
                 "summary": spec.summary,
                 "paper": spec.paper,
                 "image_shapes": [_shape_text(s) for s in spec.image_shapes],
             }
         )
     return rows
+
+
+def why_no_models(z: Zoo) -> str:
+    if os.environ.get(LOAD_ENV) is not None and not os.environ[LOAD_ENV].strip():
+        installed = ",".join(sorted(z.skipped)) or "dcgan"
+        return (
+            f"no models are registered: {LOAD_ENV} is set and empty, so no plugin was loaded. "
+            f"Unset it to load every installed plugin, or name the ones to load, e.g. {LOAD_ENV}={installed}."
+        )
+    if z.skipped:
+        why = "; ".join(f"{name}: {info.skipped}" for name, info in sorted(z.skipped.items()))
+        return f"no models are registered: installed plugins were not loaded ({why})."
+    if z.broken():
+        return "no models are registered: every plugin that provides models is broken (see `ganzoo plugins`)."
+    return "no models are registered: no plugin providing models is installed (`pip install ganzoo` has three)."
+
+
+def warn_about_plugins(z: Zoo) -> None:
+    for message in z.switch_warnings:
+        warn(message)
+    for info in z.broken():
+        warn(f"plugin {info.name!r} is unavailable: {info.error} (see `ganzoo plugins`).")
 
 
 @click.command("list")
@@ -50,24 +79,18 @@ def list_models(as_json: bool) -> None:
     rows = model_rows()
     if as_json:
         print_json(rows)
-        return
-    if not rows:
-        z = zoo()
-        if z.skipped:
-            why = "; ".join(f"{name}: {reason}" for name, reason in sorted(z.skipped.items()))
-            warn(f"no models are registered: installed plugins were not loaded ({why}).")
-        else:
-            warn("no models are registered: no plugin providing models is installed.")
-        if not any(p.error for p in z.plugins.values()) and LOAD_ENV in __import__("os").environ:
-            warn(f"{LOAD_ENV} is set; unset it to load every installed plugin.")
-    else:
+    elif rows:
         print_table(
             None,
-            ["model", "aliases", "plugin", "summary"],
-            [(r["name"], ", ".join(r["aliases"]), r["plugin"], r["summary"]) for r in rows],
+            ["model", "aliases", "plugin", "package", "summary"],
+            [
+                (r["name"], ", ".join(r["aliases"]), r["plugin"], f"{r['distribution']} {r['version'] or ''}", r["summary"])
+                for r in rows
+            ],
         )
-    for info in zoo().broken():
-        warn(f"plugin {info.name!r} is unavailable: {info.error} (see `ganzoo plugins`).")
+    if not rows:
+        warn(why_no_models(zoo()))
+    warn_about_plugins(zoo())
 
 
 def count_parameters(module) -> int:
@@ -80,14 +103,25 @@ def count_parameters(module) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print the spec as JSON.")
 def info(model: str, image_shape: str | None, as_json: bool) -> None:
     """Show a model's spec, its default hyperparameters and the parameter counts of G and D."""
-    registry = zoo().models
-    spec = registry.get(model)
+    z = zoo()
+    spec = z.models.get(model)
+    plugin = z.plugins[z.models.plugin_of(spec.name)]
     shape = parse_image_shape(image_shape) if image_shape else spec.default_image_shape
-    G, D = spec.build(shape, spec.defaults)
+    try:
+        G, D = spec.build(shape, spec.defaults)
+    except GanzooError:
+        raise
+    except Exception as exc:  # a bug in the plugin's networks: say whose it is, without a traceback
+        raise PluginError(
+            f"model {spec.name!r} from plugin {plugin.name!r} ({_package(plugin)}) failed to build at "
+            f"{_shape_text(shape)}: {type(exc).__name__}: {exc}"
+        ) from exc
     data = {
         "name": spec.name,
         "aliases": list(spec.aliases),
-        "plugin": registry.plugin_of(spec.name),
+        "plugin": plugin.name,
+        "distribution": plugin.distribution,
+        "version": plugin.version,
         "summary": spec.summary,
         "paper": spec.paper,
         "image_shapes": [_shape_text(s) for s in spec.image_shapes],
@@ -99,7 +133,7 @@ def info(model: str, image_shape: str | None, as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    click.echo(f"{spec.name}  ({data['plugin']})  {spec.summary}")
+    click.echo(f"{spec.name}  ({plugin.name}, {_package(plugin)})  {spec.summary}")
     click.echo(f"paper:        {spec.paper}")
     if spec.aliases:
         click.echo(f"aliases:      {', '.join(spec.aliases)}")
@@ -114,20 +148,25 @@ def info(model: str, image_shape: str | None, as_json: bool) -> None:
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print the plugins as JSON.")
 def plugins(as_json: bool) -> None:
-    """List installed plugins: distribution, version, hooks, what each registered, and any error."""
+    """List plugins: package, version, hooks, what each registered, and why any is broken or skipped."""
     z = zoo()
-    data = [info.as_dict() for info in z.plugins.values()]
-    data += [{"name": name, "skipped": reason} for name, reason in sorted(z.skipped.items())]
+    infos = [*z.plugins.values(), *(z.skipped[name] for name in sorted(z.skipped))]
     if as_json:
-        print_json(data)
-        return
-    rows = []
-    for info_ in z.plugins.values():
-        registered = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info_.registered.items())
-        status = f"[red]BROKEN[/]: {info_.error}" if info_.error else "ok"
-        version = f"{info_.distribution or '?'} {info_.version or ''}".strip()
-        rows.append((info_.name, version, ", ".join(info_.hooks), registered, status))
-    for name, reason in sorted(z.skipped.items()):
-        rows.append((name, "", "", "", f"skipped: {reason}"))
-    print_table(None, ["plugin", "distribution", "hooks", "registered", "status"], rows)
+        print_json([info_.as_dict() for info_ in infos])
+    else:
+        rows = []
+        for info_ in infos:
+            registered = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info_.registered.items())
+            if info_.error:
+                status = f"[red]BROKEN[/]: {info_.error}"
+            elif info_.skipped:
+                status = f"skipped: {info_.skipped}"
+            else:
+                status = "ok"
+            rows.append((info_.name, _package(info_), ", ".join(info_.hooks), registered, status))
+        print_table(None, ["plugin", "package", "hooks", "registered", "status"], rows)
+    for message in z.switch_warnings:
+        warn(message)
+
+
 COMMANDS = [list_models, info, plugins]
