@@ -25,9 +25,9 @@ class GanzooGroup(click.Group):
         except click.ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
-        except click.Abort:
+        except (click.Abort, KeyboardInterrupt):
             click.echo("Aborted.", err=True)
-            sys.exit(1)
+            sys.exit(130)
         except GanzooError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)

@@ -1,3 +1,148 @@
-"""Commands of this area (filled in by its issue)."""
+"""`ganzoo train` and `ganzoo sample`: the engine and its run directories from the command line."""
 
-COMMANDS: list = []
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import torch
+
+from ganzoo import checkpoint as ckpt
+from ganzoo.console import console
+from ganzoo.datasets.base import to_uint8
+from ganzoo.errors import UsageError
+from ganzoo.images import save_grid, save_npz, save_png_folder
+from ganzoo.training import TrainConfig, Trainer
+
+POSITIVE = click.IntRange(min=1)
+
+
+@click.command("train")
+@click.option("--model", "-m", default=None, help="Registered model name or alias (see `ganzoo list`).")
+@click.option("--dataset", "-d", default=None, help="Dataset NAME or NAME:SPLIT (default mnist-10k).")
+@click.option("--steps", type=POSITIVE, default=None, help="Total generator steps (default 2000).")
+@click.option("--batch-size", type=POSITIVE, default=None, help="Images per step (default: the model's).")
+@click.option("--out", "-o", type=click.Path(path_type=Path), default=None, help="Run directory.")
+@click.option("--seed", type=int, default=None, help="Seed for weights, noise and data order (default 0).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a hyperparameter.")
+@click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue this run directory.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--compile", "compile_", is_flag=True, help="Use torch.compile for G and D.")
+@click.option("--no-ema", is_flag=True, help="Do not keep an EMA of the generator.")
+@click.option("--ema-decay", type=click.FloatRange(0, 1, max_open=True), default=None, help="EMA decay.")
+@click.option("--log-every", type=POSITIVE, default=None, help="Steps between metrics lines (default 50).")
+@click.option("--sample-every", type=click.IntRange(min=0), default=None, help="Steps between grids (500).")
+@click.option("--checkpoint-every", type=click.IntRange(min=0), default=None, help="Steps between checkpoints.")
+@click.option("--keep-checkpoints", type=POSITIVE, default=None, help="Checkpoints to keep (default 3).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Look for dataset files here.")
+@click.option("--image-size", type=POSITIVE, default=None, help="Folder datasets: square image side.")
+@click.option("--channels", type=click.Choice(["1", "3"]), default=None, help="Folder datasets: channels.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def train(resume, overwrite, no_progress, no_ema, compile_, **options) -> None:
+    """Train a model; writes a run directory with config, metrics, sample grids and checkpoints.
+
+    \b
+    ganzoo train --model dcgan --steps 2000 --out runs/dcgan
+    ganzoo train --resume runs/dcgan --steps 4000
+    """
+    given = {k: v for k, v in options.items() if v not in (None, ())}
+    if resume is not None:
+        conflicting = sorted(set(given) - {"steps", "device"} - ({"out"} if given.get("out") == resume else set()))
+        if conflicting or overwrite or no_ema or compile_:
+            names = ", ".join("--" + n.replace("_", "-") for n in conflicting) or "--overwrite/--no-ema/--compile"
+            raise UsageError(
+                f"--resume continues a run with its saved settings; {names} cannot be combined with it "
+                f"(only --steps and --device can)."
+            )
+        if "steps" not in given:
+            raise UsageError("--resume needs --steps: the total step count to continue the run to.")
+    config = TrainConfig(progress=not no_progress, ema=not no_ema, compile=compile_)
+    for key, value in given.items():
+        if key == "overrides":
+            value = list(value)
+        elif key in ("out", "data_dir"):
+            value = str(value)
+        elif key == "channels":
+            value = int(value)
+        setattr(config, key, value)
+    trainer = Trainer(config, resume=resume, overwrite=overwrite)
+    if resume is not None:
+        console.print(f"Resuming {trainer.directory} from step {trainer.step} to {trainer.config.steps}.")
+    run = trainer.run()
+    last = ckpt.list_checkpoints(run.directory)
+    console.print(
+        f"[bold green]Done:[/] {trainer.spec.name} trained for {run.step} steps "
+        f"({trainer.train_seconds:.0f} s of training).\n"
+        f"  run directory  {run.directory}\n"
+        f"  generator      {run.generator_path}\n"
+        f"  samples        {run.directory / 'samples'}\n"
+        f"  checkpoints    {last[-1][1] if last else '-'}\n"
+        f"  metrics        {run.metrics_path}\n"
+        f"Next: ganzoo sample {run.directory} --grid 4x4 -o grid.png"
+    )
+
+
+def parse_grid(text: str) -> tuple[int, int]:
+    rows, sep, columns = text.lower().partition("x")
+    try:
+        shape = int(rows), int(columns)
+    except ValueError:
+        shape = (0, 0)
+    if not sep or min(shape) <= 0:
+        raise UsageError(f"--grid expects ROWSxCOLUMNS with positive numbers, e.g. 4x4; got {text!r}.")
+    return shape
+
+
+@click.command("sample")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--n", "count", type=POSITIVE, default=None, help="Number of images (default: grid size, 16).")
+@click.option("--grid", default=None, help="ROWSxCOLUMNS of the PNG grid (default 4x4).")
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None, help="Output file or folder.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the latent vectors.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["grid", "npz", "png-dir"]), default="grid", show_default=True,
+    help="One PNG grid, an .npz of uint8 images, or a folder of PNGs.",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@click.option("--device", default="cpu", show_default=True, help="Device to sample on.")
+def sample(source: Path, count, grid, output, seed, fmt, overwrite, device) -> None:
+    """Draw images from a run directory's (or checkpoint's) EMA generator.
+
+    \b
+    ganzoo sample runs/dcgan --grid 4x4 -o digits.png
+    ganzoo sample runs/dcgan --n 1000 --format npz -o samples.npz
+    """
+    if grid is not None and fmt != "grid":
+        raise UsageError("--grid applies to --format grid only; use --n for npz and png-dir.")
+    rows, columns = parse_grid(grid) if grid else (None, None)
+    if rows is not None:
+        if count is not None and count != rows * columns:
+            raise UsageError(f"--n {count} conflicts with --grid {grid} ({rows * columns} images).")
+        count = rows * columns
+    count = count or 16
+    if output is None:
+        output = Path({"grid": "samples.png", "npz": "samples.npz", "png-dir": "samples"}[fmt])
+    if output.exists() and not overwrite:
+        raise UsageError(f"{output} already exists; choose another --output or pass --overwrite.")
+    G = ckpt.load_generator(source, device)
+    with torch.no_grad():
+        generator = torch.Generator(device=device).manual_seed(seed)
+        images = torch.cat(
+            [to_uint8(G.sample(min(256, count - i), generator=generator)).cpu() for i in range(0, count, 256)]
+        )
+    provenance = {"model": G.model_name, "checkpoint_sha256": G.checkpoint_sha256}
+    if fmt == "grid":
+        if rows is None:
+            from ganzoo.images import square_grid_shape
+
+            rows, columns = square_grid_shape(count)
+        save_grid(images, output, rows=rows, columns=columns, **provenance)
+    elif fmt == "npz":
+        save_npz(images, output, **provenance)
+    else:
+        save_png_folder(images, output, **provenance)
+    console.print(f"Wrote {count} images from {G.model_name} to {output}.")
+
+
+COMMANDS = [train, sample]

@@ -1,0 +1,197 @@
+"""Checkpoints: written atomically, loaded with ``torch.load(weights_only=True)`` only, never unpickled.
+
+A checkpoint holds G, D, the EMA generator, both optimizers, every RNG state, the step, the run config
+and a format version. The final ``generator.pt`` of a run holds only the EMA generator and what it takes
+to rebuild it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganzoo.errors import CheckpointError
+from ganzoo.interfaces import Generator
+
+FORMAT_VERSION = 1
+CHECKPOINT_DIR = "checkpoints"
+FINAL_GENERATOR = "generator.pt"
+CONFIG_FILE = "config.json"
+_STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
+
+
+def atomic_write_bytes(path: Path, write: Any) -> None:
+    """Write through ``write(file)`` to a temp file beside ``path``, fsync, then rename over ``path``.
+
+    A crash at any moment leaves either the old file or the new one, never a partial one.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    try:
+        directory = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    state = {"format_version": FORMAT_VERSION, **state}
+    atomic_write_bytes(path, lambda handle: torch.save(state, handle))
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint safely; every failure becomes a CheckpointError that says what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}.")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes); it was never completely written.")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        # weights_only refuses pickled objects (anything that could run code) with an UnpicklingError.
+        if isinstance(exc, pickle.UnpicklingError) and "GLOBAL" in str(exc):
+            kind = "holds objects other than tensors and numbers, and was refused without running them"
+        else:
+            kind = "is truncated or not a ganzoo checkpoint"
+        raise CheckpointError(f"checkpoint {path} {kind} ({type(exc).__name__}).") from None
+    if not isinstance(state, dict) or "format_version" not in state:
+        raise CheckpointError(f"{path} is not a ganzoo checkpoint (no format_version).")
+    if state["format_version"] > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has format version {state['format_version']}, newer than this ganzoo understands "
+            f"({FORMAT_VERSION}); upgrade ganzoo to read it."
+        )
+    return state
+
+
+def checkpoint_path(run_dir: Path, step: int) -> Path:
+    return Path(run_dir) / CHECKPOINT_DIR / f"step_{step:06d}.pt"
+
+
+def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """(step, path) of the run's checkpoints, oldest first."""
+    directory = Path(run_dir) / CHECKPOINT_DIR
+    if not directory.is_dir():
+        return []
+    found = []
+    for entry in directory.iterdir():
+        match = _STEP_FILE.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry))
+    return sorted(found)
+
+
+def latest_checkpoint(run_dir: Path) -> tuple[dict[str, Any], Path]:
+    """The newest checkpoint of a run that loads; a damaged newer one is skipped with its reason."""
+    candidates = list_checkpoints(run_dir)
+    if not candidates:
+        raise CheckpointError(f"run directory {run_dir} has no checkpoints to resume from.")
+    problems = []
+    for _, path in reversed(candidates):
+        try:
+            return load_checkpoint(path), path
+        except CheckpointError as exc:
+            problems.append(str(exc))
+    raise CheckpointError("no loadable checkpoint in " + f"{run_dir}: " + " ".join(problems))
+
+
+def prune_checkpoints(run_dir: Path, keep: int) -> None:
+    for _, path in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
+        path.unlink(missing_ok=True)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    path = Path(run_dir) / CONFIG_FILE
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{run_dir} is not a ganzoo run directory (no {CONFIG_FILE}).") from None
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read {path}: {exc}") from None
+    version = config.get("format_version", 0)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{run_dir} was written by a newer ganzoo (format version {version}); upgrade ganzoo to use it."
+        )
+    return config
+
+
+def resolve_generator_file(path: Path) -> Path:
+    """A run directory -> its final generator, else its newest checkpoint; a file -> itself."""
+    path = Path(path)
+    if path.is_dir():
+        if (path / FINAL_GENERATOR).is_file():
+            return path / FINAL_GENERATOR
+        steps = list_checkpoints(path)
+        if not steps:
+            raise CheckpointError(f"{path} holds neither {FINAL_GENERATOR} nor checkpoints/; is it a run directory?")
+        return steps[-1][1]
+    if not path.exists():
+        raise CheckpointError(f"no run directory or checkpoint at {path}.")
+    return path
+
+
+def build_generator_from_state(state: dict[str, Any], source: Path) -> Generator:
+    """Rebuild the generator a checkpoint describes, with the EMA weights when it has them."""
+    from ganzoo.registry import zoo
+    from ganzoo.spec import Hyperparameters
+
+    try:
+        model = state["model"]
+        image_shape = tuple(int(v) for v in state["image_shape"])
+        hp_fields = dict(state["hyperparameters"])
+    except (KeyError, TypeError, ValueError):
+        raise CheckpointError(f"{source} lacks the model name, image shape or hyperparameters.") from None
+    for key in ("generator_betas", "discriminator_betas"):
+        if key in hp_fields:
+            hp_fields[key] = tuple(hp_fields[key])
+    spec = zoo().models.get(model)
+    hp = Hyperparameters(**hp_fields)
+    G, _ = spec.build(image_shape, hp)
+    weights = state.get("ema_generator") or state.get("generator")
+    try:
+        G.load_state_dict(weights)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise CheckpointError(
+            f"{source}: the weights do not fit model {model!r} at {'x'.join(map(str, image_shape))}: "
+            f"{str(exc).splitlines()[0]}"
+        ) from None
+    return G.eval()
+
+
+def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generator:
+    """The EMA generator of a run directory or checkpoint file, in eval mode, on ``device``."""
+    file = resolve_generator_file(Path(path))
+    state = load_checkpoint(file)
+    G = build_generator_from_state(state, file)
+    G.checkpoint_sha256 = file_sha256(file)  # type: ignore[attr-defined]
+    G.model_name = state["model"]  # type: ignore[attr-defined]
+    return G.to(device)
