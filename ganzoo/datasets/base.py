@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from ganzoo.errors import UsageError
+from ganzoo.errors import UnknownNameError, UsageError
 
 DATA_DIR_ENV = "GANZOO_DATA_DIR"
 
@@ -81,6 +81,12 @@ class DatasetOptions:
     channels: int | None = None  # folder datasets: 1 (grayscale) or 3 (RGB)
     strict: bool = False  # folder datasets: an unreadable file is fatal instead of skipped
     progress: bool = True  # show a progress bar on downloads and decoding
+
+    def __post_init__(self) -> None:
+        if self.image_size is not None and self.image_size < 1:
+            raise UsageError(f"the image size must be a positive number of pixels, got {self.image_size}.")
+        if self.channels not in (None, 1, 3):
+            raise UsageError(f"channels must be 1 (grayscale) or 3 (RGB), got {self.channels}.")
 
 
 @dataclass(frozen=True)
@@ -151,8 +157,16 @@ def load_dataset(source: str, split: str | None = None, options: DatasetOptions 
     if name.startswith("folder:"):
         from ganzoo.datasets.folder import FolderSource
 
-        dataset_source: DatasetSource = FolderSource(Path(name.removeprefix("folder:")))
+        folder = name.removeprefix("folder:")
+        if not folder:
+            raise UsageError("folder: needs the directory of images after it, e.g. folder:~/pictures.")
+        dataset_source: DatasetSource = FolderSource(Path(folder).expanduser())
     else:
-        dataset_source = zoo().datasets.get(name)
+        try:
+            dataset_source = zoo().datasets.get(name)
+        except UnknownNameError as exc:
+            if Path(source).expanduser().is_dir():
+                exc.args = (f"{exc} To use the images in the directory {source}, name it folder:{source}.",)
+            raise
     dataset_source.check_split(split)
     return dataset_source.load(split, options)
