@@ -384,8 +384,8 @@ class Zoo:
 def _describe(exc: BaseException) -> str:
     """``Type: message (at file:line)``, the line being the innermost frame, where a plugin author looks."""
     text = f"{type(exc).__name__}: {exc}"
-    frames = traceback.extract_tb(exc.__traceback__)
-    if frames:
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<frozen")]
+    if frames and not isinstance(exc, SyntaxError):  # a SyntaxError's message already names its line
         text += f" (at {frames[-1].filename}:{frames[-1].lineno})"
     return text
 
