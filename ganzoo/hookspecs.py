@@ -1,12 +1,14 @@
 """The hook specifications: the whole public contract between ganzoo and its plugins.
 
 Every hook receives a ``register`` callable and returns nothing ("register, don't return"). A plugin
-may implement any subset of the hooks and may accept fewer arguments than a spec lists.
+may implement any subset of the hooks and may accept fewer arguments than a spec lists. docs/plugins.md
+documents each hook for plugin authors; the registry (ganzoo/registry.py) validates what they register.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pluggy
 
@@ -26,7 +28,10 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 def register_models(register: Callable[[ModelSpec], None]) -> None:
     """Register GAN variants: call ``register(spec)`` once per :class:`ganzoo.ModelSpec`.
 
-    A spec's name and aliases must be unique across all plugins; a clash is reported naming both plugins.
+    ``spec.build_generator(image_shape, hyperparameters)`` must return a :class:`ganzoo.Generator` and
+    ``spec.build_discriminator(...)`` a :class:`ganzoo.Discriminator` for every shape in
+    ``spec.image_shapes``. A spec's name and aliases must be unique across all plugins; a clash is reported
+    naming both plugins, and the plugin that registered the name first keeps it.
     """
 
 
@@ -34,16 +39,20 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
 def register_losses(register: Callable[[Loss | Penalty], None]) -> None:
     """Register adversarial losses and discriminator penalties: ``register(loss_or_penalty)``.
 
-    Pass an instance of :class:`ganzoo.Loss` or :class:`ganzoo.Penalty`; model specs name them in
-    ``Hyperparameters.loss`` and ``Hyperparameters.penalty``.
+    Pass an instance of a :class:`ganzoo.Loss` subclass (``discriminator_loss(real_scores, fake_scores)``,
+    ``generator_loss(fake_scores)``) or of a :class:`ganzoo.Penalty` subclass (``__call__(discriminator,
+    real, fake)``), each with a unique class attribute ``name``; model specs name them in
+    ``Hyperparameters.loss`` and ``Hyperparameters.penalty``. This hook runs before ``register_models``.
     """
 
 
 @hookspec
 def register_datasets(register: Callable[[DatasetSource], None]) -> None:
-    """Register image datasets: ``register(source)`` with a :class:`ganzoo.DatasetSource`.
+    """Register image datasets: ``register(source)`` with an instance of a :class:`ganzoo.DatasetSource`.
 
-    Sources load lazily: registering one must not read or download any data.
+    ``source.load(split, options)`` returns a :class:`ganzoo.ImageDataset` of uint8 images (N, C, H, W);
+    ``source.availability(options)`` a :class:`ganzoo.Availability`. Sources load lazily: registering one
+    must not read or download any data.
     """
 
 
@@ -51,5 +60,6 @@ def register_datasets(register: Callable[[DatasetSource], None]) -> None:
 def register_feature_extractors(register: Callable[[FeatureExtractorSpec], None]) -> None:
     """Register feature extractors for FID/KID: ``register(spec)`` with a :class:`ganzoo.FeatureExtractorSpec`.
 
-    Building the extractor (loading weights) happens only when a metric needs it.
+    ``spec.build()`` returns a module mapping uint8 images (N, C, H, W) to float features (N, D). Building
+    the extractor (loading weights) happens only when a metric needs it.
     """

@@ -4,14 +4,22 @@ folder with its modules and a ``.dist-info`` (METADATA, entry_points.txt) put on
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+from click.testing import CliRunner
 from plugin_fixtures import install_fixture, run_ganzoo, write_distribution
 
+import ganzoo
+from ganzoo import registry
+from ganzoo.cli import cli
 from ganzoo.registry import DISABLE_ENV, LOAD_ENV, TRACE_ENV
+from ganzoo.testing import check_model
 
 BUILTIN_MODELS = {"dcgan", "vanilla", "wgan-gp"}
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ganzoo-lsgan"
@@ -176,3 +184,33 @@ def test_the_example_package_appears_in_list(lsgan_site):
     assert result.returncode == 0, result.stderr
     row = table_row(result.stdout, "lsgan")
     assert "ganzoo-lsgan 0.1.0" in row and "least-squares" in row
+
+
+@pytest.fixture
+def lsgan_in_this_process(lsgan_site, fresh_zoo, monkeypatch):
+    """The example installed for this test only: the process-wide registry is reloaded before and after."""
+    for path in reversed(lsgan_site):
+        monkeypatch.syspath_prepend(str(path))
+    return ganzoo.zoo()
+
+
+def test_the_example_passes_the_conformance_kit(lsgan_in_this_process):
+    assert lsgan_in_this_process.plugins["lsgan"].distribution == "ganzoo-lsgan"
+    check_model(ganzoo.get_model("lsgan"))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ganzoo.training") is None, reason="the training engine is not here")
+def test_the_example_trains_a_few_steps_and_samples(lsgan_in_this_process, tmp_path, monkeypatch):
+    run = ganzoo.train(
+        model="lsgan", dataset="mnist-10k", steps=3, out=str(tmp_path / "run"),
+        batch_size=8, log_every=1, sample_every=0, checkpoint_every=0, grid_size=4,
+    )
+    assert run.step == 3 and run.config["versions"]["plugins"]["lsgan"] == "0.1.0"
+    assert all(math.isfinite(line["d_loss"]) and math.isfinite(line["g_loss"]) for line in run.metrics())
+
+    monkeypatch.setattr(registry, "reset", lambda: None)  # `ganzoo sample` must see the example too
+    output = tmp_path / "samples.npz"
+    result = CliRunner().invoke(cli, ["sample", str(run.directory), "--n", "5", "--format", "npz", "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    with np.load(output) as samples:
+        assert samples["images"].shape == (5, 1, 28, 28) and str(samples["model"]) == "lsgan"
