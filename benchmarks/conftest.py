@@ -54,7 +54,7 @@ def record_throughput():
 
 def pytest_terminal_summary(terminalreporter) -> None:
     models = [model for (what, model) in _medians if what == "engine" and ("plain", model) in _medians]
-    if not models and not _throughputs:
+    if not _medians and not _throughputs:
         return
     write = terminalreporter.write_line
     terminalreporter.section("ganzoo: figures side by side")
@@ -65,5 +65,14 @@ def pytest_terminal_summary(terminalreporter) -> None:
             f"{model:10s} engine {engine * 1e3:9.2f} ms  plain loop {plain * 1e3:9.2f} ms  "
             f"engine/plain {engine / plain:.3f} (medians)"
         )
+    total = _medians.get(("fid-evaluate", "lenet-mnist"))
+    if total:
+        parts = {"fid-features": "feature extraction", "fid-frechet": "Frechet distance", "fid-kid": "KID"}
+        shares = [
+            f"{label} {_medians[(key, 'lenet-mnist')] / total:.1%}"
+            for key, label in parts.items()
+            if (key, "lenet-mnist") in _medians
+        ]
+        write(f"FID 10k vs 10k, one evaluation {total:.2f} s: " + ", ".join(shares))
     for model, rate in _throughputs.items():
         write(f"{model:10s} sampling {rate:,.0f} images/s")
