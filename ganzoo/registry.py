@@ -369,7 +369,7 @@ class Zoo:
         """A hint for an unknown name: a broken plugin that provided it, or the switches that hid it."""
         hints = []
         for info in self.broken():
-            if name in info.unavailable or _normalise(name).startswith(_normalise(info.name)):
+            if name in info.unavailable or _normalise(name) == _normalise(info.name.split(" (")[0]):
                 hints.append(f"Plugin {info.name!r}, which may provide it, is unavailable: {info.error}")
         if name in self.skipped:
             hints.append(f"Plugin {name!r} is installed but {self.skipped[name].skipped}.")
