@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
-from benchmarks.harness import dataset
+from benchmarks.harness import dataset, frechet_distance
 from ganzoo.metrics.fid import FeaturePassThrough, FidEvaluator
 
 N_IMAGES = 10_000
@@ -26,13 +25,6 @@ def image_sets():
 def evaluator(image_sets):
     real, _ = image_sets
     return FidEvaluator(real, "lenet-mnist")
-
-
-def frechet_distance(real_features: torch.Tensor, fake_features: torch.Tensor) -> float:
-    metric = FrechetInceptionDistance(feature=FeaturePassThrough(real_features.shape[1]))
-    metric.update(real_features, real=True)
-    metric.update(fake_features, real=False)
-    return float(metric.compute())
 
 
 def kernel_distance(real_features: torch.Tensor, fake_features: torch.Tensor) -> float:
