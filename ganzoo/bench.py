@@ -1,0 +1,385 @@
+"""`ganzoo bench`: train registered models under one budget on one dataset and compare their FID and KID,
+measured with one feature extractor and one sample count, beside the real-data floor, with provenance."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import platform
+import statistics
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+import ganzoo
+from ganzoo import checkpoint as ckpt
+from ganzoo.datasets.base import DatasetOptions, ImageDataset, load_dataset, split_source_name
+from ganzoo.errors import UsageError
+from ganzoo.images import save_grid
+from ganzoo.metrics.fid import FidEvaluator, sample_uint8
+from ganzoo.registry import plugin_versions, zoo
+from ganzoo.training import Callback, TrainConfig, Trainer
+
+QUICK_BUDGET_SECONDS = 8.0
+QUICK_SAMPLES = 2000
+
+
+@dataclass
+class BenchConfig:
+    """One benchmark: the same budget, data, extractor and sample counts for every model."""
+
+    models: list[str]  # registered names or aliases
+    dataset: str = "mnist-10k"  # trained on its train split, evaluated against its test split
+    steps: int | None = None  # budget in generator steps; None: use time_budget
+    time_budget: float = 240.0  # budget in seconds of training (evaluation excluded) per model and seed
+    seeds: int = 1  # independent runs per model; FID is reported as mean ± std over them
+    eval_every: int | None = None  # steps between evaluations; None: 4 evaluations over the budget
+    n_eval: int = 10000  # generated and real images per FID/KID evaluation
+    features: str = "lenet-mnist"  # feature extractor
+    out: Path = Path("bench-results")  # results directory
+    device: str = "auto"  # training device
+    overrides: list[str] = field(default_factory=list)  # hyperparameter overrides applied to every model
+    progress: bool = True
+
+    @classmethod
+    def quick(cls, **changes: Any) -> BenchConfig:
+        """A smoke run under a minute in all: a few seconds per model and 2,000 samples."""
+        base = {"time_budget": QUICK_BUDGET_SECONDS, "n_eval": QUICK_SAMPLES, "seeds": 1}
+        return cls(**{**base, **changes})
+
+    def validate(self) -> None:
+        if not self.models:
+            raise UsageError("name at least one --model, or pass --all.")
+        if self.steps is not None and self.steps <= 0:
+            raise UsageError(f"--steps must be positive, got {self.steps}.")
+        if self.steps is None and not self.time_budget > 0:
+            raise UsageError(f"--time-budget must be positive, got {self.time_budget}.")
+        if self.seeds <= 0:
+            raise UsageError(f"--seeds must be positive, got {self.seeds}.")
+        if self.n_eval < 2:
+            raise UsageError(f"--n-eval must be at least 2, got {self.n_eval}.")
+        if self.eval_every is not None and self.eval_every <= 0:
+            raise UsageError(f"--eval-every must be positive, got {self.eval_every}.")
+
+
+@dataclass
+class Evaluation:
+    step: int
+    train_seconds: float
+    fid: float
+    kid: float
+    kid_std: float
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    run_directory: str
+    steps: int
+    train_seconds: float
+    images_per_second: float
+    evaluations: list[Evaluation]
+
+    @property
+    def final(self) -> Evaluation:
+        return self.evaluations[-1]
+
+    @property
+    def best(self) -> Evaluation:
+        return min(self.evaluations, key=lambda e: e.fid)
+
+
+class EvaluateDuringTraining(Callback):
+    """Evaluates the EMA generator at intervals and stops the run when the budget is spent."""
+
+    def __init__(self, evaluator: FidEvaluator, config: BenchConfig, seed: int) -> None:
+        self.evaluator, self.config, self.seed = evaluator, config, seed
+        self.evaluations: list[Evaluation] = []
+        self.eval_seconds = 0.0
+        budget = config.time_budget
+        self.next_eval_time = budget / 4 if config.steps is None and config.eval_every is None else math.inf
+
+    def _due(self, trainer: Trainer, step: int) -> bool:
+        if self.config.steps is not None:
+            every = self.config.eval_every or max(1, self.config.steps // 4)
+            return step % every == 0 or step >= self.config.steps
+        if self.config.eval_every is not None:
+            return step % self.config.eval_every == 0 or self._budget_spent(trainer)
+        return trainer.train_seconds >= self.next_eval_time or self._budget_spent(trainer)
+
+    def _budget_spent(self, trainer: Trainer) -> bool:
+        return self.config.steps is None and trainer.train_seconds >= self.config.time_budget
+
+    def on_step(self, trainer: Trainer, step: int) -> None:
+        if self._budget_spent(trainer):
+            trainer.config.steps = step  # ends the loop after this step; the run is finished normally
+        if not self._due(trainer, step):
+            return
+        start = time.perf_counter()
+        generator = torch.Generator(device=trainer.device).manual_seed(10_000 + self.seed)
+        fake = sample_uint8(trainer.sampling_generator(), self.config.n_eval, generator=generator)
+        result = self.evaluator.evaluate(fake)
+        evaluation = Evaluation(step, trainer.train_seconds, result.fid, result.kid_mean, result.kid_std)
+        self.evaluations.append(evaluation)
+        while self.next_eval_time <= trainer.train_seconds:
+            self.next_eval_time += self.config.time_budget / 4
+        self.eval_seconds += time.perf_counter() - start
+        trainer.report_evaluation(dataclasses.asdict(evaluation))
+
+
+def machine_description() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    description = {
+        "cpu": cpu,
+        "cpu_count": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+    }
+    if torch.cuda.is_available():
+        description["gpu"] = torch.cuda.get_device_name()
+    return description
+
+
+def versions() -> dict[str, Any]:
+    import torchmetrics
+
+    return {
+        "ganzoo": ganzoo.__version__,
+        "torch": torch.__version__,
+        "torchmetrics": torchmetrics.__version__,
+        "python": platform.python_version(),
+        "plugins": plugin_versions(),
+    }
+
+
+def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
+    """Train and evaluate every model of ``config``; write results.json, results.md, the plot and grids."""
+    config.validate()
+    specs = [zoo().models.get(name) for name in config.models]
+    names = [spec.name for spec in specs]
+    if len(set(names)) != len(names):
+        raise UsageError(f"a model is named twice (aliases resolve to the same model): {', '.join(config.models)}.")
+    zoo().feature_extractors.get(config.features)
+    out = Path(config.out)
+    if (out / "results.json").exists():
+        raise UsageError(f"{out} already holds a benchmark (results.json); choose another --out.")
+    out.mkdir(parents=True, exist_ok=True)
+    name, split = split_source_name(config.dataset)
+    if split is not None:
+        raise UsageError("--dataset takes a dataset NAME; the bench trains on its train split and tests on test.")
+    train_data = load_dataset(name, "train", DatasetOptions())
+    test_data = load_dataset(name, "test", DatasetOptions())
+    for spec in specs:
+        spec.check_image_shape(train_data.image_shape)
+    say = console.print if console is not None else (lambda *a, **k: None)
+
+    n_eval = min(config.n_eval, len(test_data), len(train_data))
+    if n_eval < config.n_eval:
+        say(f"Only {n_eval} images in a split: evaluating with {n_eval} samples instead of {config.n_eval}.")
+    config = dataclasses.replace(config, n_eval=n_eval)
+    evaluator = FidEvaluator(_first(test_data, n_eval), config.features)
+    floor = evaluator.evaluate(_first(train_data, n_eval))
+    say(f"Real-data floor ({name}:train vs {name}:test, {n_eval} images): FID {floor.fid:.2f}")
+
+    models: list[dict[str, Any]] = []
+    for spec in specs:
+        seeds = []
+        for seed in range(config.seeds):
+            seeds.append(_train_one(spec.name, seed, config, train_data, evaluator, out, say))
+        models.append(_summarise(spec.name, seeds))
+        _save_model_grid(seeds[0], out / f"samples_{spec.name}.png")
+
+    results = {
+        "format_version": 1,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "dataset": {
+            "name": name,
+            "train_fingerprint": train_data.fingerprint,
+            "test_fingerprint": test_data.fingerprint,
+            "license": train_data.license,
+        },
+        "reference_split": f"{name}:test",
+        "training_split": f"{name}:train",
+        "feature_extractor": {"name": evaluator.extractor_name, "sha256": evaluator.extractor_sha256},
+        "n_real": n_eval,
+        "n_fake": n_eval,
+        "sampling": "EMA generator in eval mode",
+        "budget": {"steps": config.steps, "time_budget_seconds": None if config.steps else config.time_budget},
+        "seeds": list(range(config.seeds)),
+        "overrides": config.overrides,
+        "floor": {"fid": floor.fid, "kid": floor.kid_mean, "kid_std": floor.kid_std},
+        "models": models,
+        "versions": versions(),
+        "machine": machine_description(),
+        "device": str(_device_of(config)),
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    (out / "results.md").write_text(results_markdown(results))
+    plot_fid_against_time(results, out / "fid_vs_time.png")
+    return results
+
+
+def _first(dataset: ImageDataset, n: int) -> torch.Tensor:
+    return dataset.images[:n]
+
+
+def _device_of(config: BenchConfig) -> torch.device:
+    from ganzoo.training import select_device
+
+    return select_device(config.device)
+
+
+def _train_one(model, seed, config, train_data, evaluator, out, say) -> SeedResult:
+    run_dir = out / "runs" / f"{model}-seed{seed}"
+    callback = EvaluateDuringTraining(evaluator, config, seed)
+    train_config = TrainConfig(
+        model=model,
+        dataset=train_data.qualified_name,
+        steps=config.steps or 10**9,
+        seed=seed,
+        out=str(run_dir),
+        overrides=list(config.overrides),
+        device=config.device,
+        sample_every=0,
+        checkpoint_every=0,
+        progress=False,
+    )
+    trainer = Trainer(train_config, callbacks=[callback], dataset=train_data)
+    budget = f"{config.steps} steps" if config.steps else f"{config.time_budget:.0f} s"
+    say(f"Training {model} (seed {seed}) for {budget} ...")
+    run = trainer.run()
+    metrics = run.metrics()
+    rates = [m["images_per_second"] for m in metrics]
+    final = callback.evaluations[-1]
+    say(
+        f"  {model} seed {seed}: {run.step} steps in {trainer.train_seconds:.0f} s, FID {final.fid:.2f} "
+        f"(evaluation took {callback.eval_seconds:.0f} s, not counted)"
+    )
+    return SeedResult(
+        seed=seed,
+        run_directory=str(run.directory),
+        steps=run.step,
+        train_seconds=trainer.train_seconds,
+        images_per_second=statistics.median(rates) if rates else float("nan"),
+        evaluations=callback.evaluations,
+    )
+
+
+def _summarise(model: str, seeds: list[SeedResult]) -> dict[str, Any]:
+    finals = [s.final.fid for s in seeds]
+    best = min((s.best for s in seeds), key=lambda e: e.fid)
+    return {
+        "model": model,
+        "plugin": zoo().models.plugin_of(model),
+        "steps": statistics.mean(s.steps for s in seeds),
+        "train_seconds": statistics.mean(s.train_seconds for s in seeds),
+        "images_per_second": statistics.mean(s.images_per_second for s in seeds),
+        "fid_mean": statistics.mean(finals),
+        "fid_std": statistics.stdev(finals) if len(finals) > 1 else 0.0,
+        "kid_mean": statistics.mean(s.final.kid for s in seeds),
+        "best_fid": best.fid,
+        "best_step": best.step,
+        "seeds": [dataclasses.asdict(s) for s in seeds],
+    }
+
+
+def _save_model_grid(seed_result: SeedResult, path: Path) -> None:
+    G = ckpt.load_generator(seed_result.run_directory)
+    with torch.no_grad():
+        images = sample_uint8(G, 64, generator=torch.Generator().manual_seed(0))
+    save_grid(images, path, model=G.model_name, checkpoint_sha256=G.checkpoint_sha256)
+
+
+def table_rows(results: dict[str, Any]) -> list[list[str]]:
+    rows = []
+    for m in sorted(results["models"], key=lambda m: m["fid_mean"]):
+        rows.append(
+            [
+                m["model"],
+                m["plugin"],
+                f"{m['steps']:.0f}",
+                f"{m['train_seconds']:.0f} s",
+                f"{m['images_per_second']:.0f}",
+                f"{m['fid_mean']:.2f} ± {m['fid_std']:.2f}",
+                f"{m['kid_mean']:.4f}",
+                f"{m['best_step']} ({m['best_fid']:.2f})",
+            ]
+        )
+    floor = results["floor"]
+    rows.append(["real data (floor)", "-", "-", "-", "-", f"{floor['fid']:.2f}", f"{floor['kid']:.4f}", "-"])
+    return rows
+
+
+TABLE_COLUMNS = ["model", "plugin", "steps", "train time", "images/s", "FID (mean ± std)", "KID", "best step (FID)"]
+
+
+def results_markdown(results: dict[str, Any]) -> str:
+    lines = [
+        "# ganzoo bench results",
+        "",
+        f"FID and KID of each model's EMA generator (eval mode) against `{results['reference_split']}`, "
+        f"{results['n_fake']} generated vs {results['n_real']} real images, features `"
+        f"{results['feature_extractor']['name']}` (sha256 {results['feature_extractor']['sha256'][:12]}...). "
+        f"Trained on `{results['training_split']}`; seeds {results['seeds']}; budget "
+        + (
+            f"{results['budget']['steps']} steps"
+            if results["budget"]["steps"]
+            else f"{results['budget']['time_budget_seconds']:.0f} s of training per run"
+        )
+        + ". Scores from different feature extractors are not comparable.",
+        "",
+        "| " + " | ".join(TABLE_COLUMNS) + " |",
+        "|" + "---|" * len(TABLE_COLUMNS),
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    machine, v = results["machine"], results["versions"]
+    lines += [
+        "",
+        f"Machine: {machine['cpu']}, {machine['cpu_count']} cores"
+        + (f", {machine['gpu']}" if machine.get("gpu") else "")
+        + f"; device {results['device']}; ganzoo {v['ganzoo']}, torch {v['torch']}, torchmetrics {v['torchmetrics']}; "
+        f"{results['created']}.",
+        "",
+        "![FID against training time](fid_vs_time.png)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plot_fid_against_time(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for model in results["models"]:
+        for index, seed in enumerate(model["seeds"]):
+            times = [e["train_seconds"] for e in seed["evaluations"]]
+            fids = [e["fid"] for e in seed["evaluations"]]
+            axes.plot(times, fids, marker="o", label=model["model"] if index == 0 else None,
+                      color=f"C{results['models'].index(model)}", alpha=1.0 if index == 0 else 0.5)
+    axes.axhline(results["floor"]["fid"], color="gray", linestyle="--", label="real-data floor")
+    axes.set_xlabel("training time (s, evaluation excluded)")
+    axes.set_ylabel(f"FID ({results['feature_extractor']['name']}, {results['n_fake']} samples)")
+    axes.set_yscale("log")
+    axes.set_title(f"FID against training time on {results['dataset']['name']}")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
