@@ -6,7 +6,6 @@ before ``torch.load(weights_only=True)`` reads them.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 from pathlib import Path
 
@@ -14,11 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganzoo.checkpoint import file_sha256
 from ganzoo.errors import CheckpointError, UsageError
 
 WEIGHTS_FILE = Path(__file__).resolve().parent.parent / "data" / "lenet_mnist.pt"
 # The sha256 of the shipped weights; tools/train_lenet.py prints the value for a rebuilt file.
-WEIGHTS_SHA256 = "60048760631e9435d40e3507c7cda9044952d22b210b3fb7738b560c2787e1d8"
+WEIGHTS_SHA256 = "37a1170a5556e2c20936f16361fc1518aa837ed60b89d519a2e60b3be0c9d5ff"
 NUM_FEATURES = 128
 INPUT_SIZE = 28
 NUM_CLASSES = 10
@@ -28,20 +28,15 @@ PIXEL_MEAN, PIXEL_STD = 0.1307, 0.3081
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class LeNetMnist(nn.Module):
     """Maps uint8 images (N, C, H, W) to 128 features: the pre-activation output of the penultimate layer.
 
     Pre-activation values, because a ReLU before the feature layer leaves features that are zero on every
-    image, which makes the covariance FID needs singular. RGB input is converted to grayscale and any size
-    is resized to 28x28 (bilinear, ``antialias=False``).
+    image, which makes the covariance FID needs singular. They are centred and divided by one scale, fixed
+    constants measured on the training split and stored with the weights: FID only changes by that constant
+    factor, and KID's cubic kernel, made for features of order one, stops being dominated by a few huge
+    values. RGB input is converted to grayscale and any size is resized to 28x28 (bilinear,
+    ``antialias=False``).
     """
 
     num_features = NUM_FEATURES  # read by torchmetrics, which then skips its dummy 299x299 forward pass
@@ -64,6 +59,8 @@ class LeNetMnist(nn.Module):
         self.feature_layer = nn.Linear(2 * width * (INPUT_SIZE // 4) ** 2, NUM_FEATURES)
         self.dropout = nn.Dropout(0.3)
         self.classifier = nn.Linear(NUM_FEATURES, NUM_CLASSES)
+        self.register_buffer("feature_center", torch.zeros(NUM_FEATURES))
+        self.register_buffer("feature_scale", torch.ones(()))
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (N, C, H, W) -> normalized float32 (N, 1, 28, 28)."""
@@ -82,15 +79,31 @@ class LeNetMnist(nn.Module):
         return (x - PIXEL_MEAN) / PIXEL_STD
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Prepared float images -> features (N, 128)."""
+        """Prepared float images -> the feature layer's raw pre-activation output (N, 128)."""
         return self.feature_layer(self.convolutions(x))
+
+    @torch.no_grad()
+    def set_feature_normalization(self, training_images: torch.Tensor, batch_size: int = 1000) -> None:
+        """Fix the centre and scale of the features to their values on ``training_images`` (uint8)."""
+        was_training = self.training
+        self.eval()
+        raw = torch.cat(
+            [
+                self.embed(self.prepare(training_images[i : i + batch_size]))
+                for i in range(0, len(training_images), batch_size)
+            ]
+        ).double()
+        center = raw.mean(dim=0)
+        self.feature_center.copy_(center)
+        self.feature_scale.copy_((raw - center).pow(2).mean().sqrt())
+        self.train(was_training)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Prepared float images -> class logits (N, 10); what the network was trained on."""
         return self.classifier(self.dropout(F.relu(self.embed(x))))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.embed(self.prepare(images))
+        return (self.embed(self.prepare(images)) - self.feature_center) / self.feature_scale
 
     @torch.no_grad()
     def classify(self, images: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,83 @@
+"""Measure the reference FIDs of an extractor (floor, blurred digits, five classes, uniform noise) at 10,000
+vs 10,000 images, and the time feature extraction and the Fréchet distance take; print the table and
+write it to benchmarks/fid_references.md.
+
+Usage: python -m benchmarks.fid_references [--extractor lenet-mnist] [--n 10000] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks.harness import dataset, machine_line, markdown_table, set_threads
+from ganzoo.metrics.fid import FidEvaluator
+from ganzoo.metrics.references import BLUR_SIGMA, REFERENCES, reference_images
+from ganzoo.metrics.sources import random_subset
+
+OUTPUT = Path(__file__).resolve().parent / "fid_references.md"
+
+
+def measure(extractor: str, n: int, seed: int) -> tuple[list[list[str]], list[list[str]], str]:
+    train, test = dataset("mnist-10k:train"), dataset("mnist-10k:test")
+    real = random_subset(train.images, n, seed, train.qualified_name)
+    chosen_indices = random_subset(torch.arange(len(test)), n, seed + 1, test.qualified_name)
+    chosen, labels = test.images[chosen_indices], test.labels[chosen_indices]
+    start = time.perf_counter()
+    evaluator = FidEvaluator(real, extractor, seed=seed)
+    build_and_real = time.perf_counter() - start
+    rows, timing_rows = [], []
+    for name, fakes in reference_images(chosen, labels, seed).items():
+        result = evaluator.evaluate(fakes)
+        seconds = evaluator.last_seconds
+        rows.append(
+            [
+                name,
+                REFERENCES[name],
+                f"{result.n_real:,} vs {result.n_fake:,}",
+                f"{result.fid:.3f}",
+                f"{result.kid_mean:.5f} ± {result.kid_std:.5f}",
+            ]
+        )
+        timing_rows.append(
+            [name, f"{seconds['extraction']:.2f}", f"{seconds['fid']:.3f}", f"{seconds['kid']:.2f}"]
+        )
+    timing_rows.insert(0, ["(real set: build + extract)", f"{build_and_real:.2f}", "-", "-"])
+    return rows, timing_rows, evaluator.extractor_sha256 or "-"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--extractor", default="lenet-mnist")
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=OUTPUT)
+    args = parser.parse_args(argv)
+    set_threads()
+    rows, timing_rows, sha = measure(args.extractor, args.n, args.seed)
+    text = "\n".join(
+        [
+            f"# Reference FIDs of `{args.extractor}`",
+            "",
+            f"Measured by `python -m benchmarks.fid_references` on {machine_line()}.",
+            f"Extractor weights {sha}. Reference set: {args.n:,} images of `mnist-10k:train` (seed {args.seed});",
+            f"the other sets are made from {args.n:,} images of `mnist-10k:test`. Blur: Gaussian, sigma {BLUR_SIGMA:g}.",
+            "KID: 100 subsets of 1,000. Scores from different extractors are not comparable.",
+            "",
+            markdown_table(["reference", "images compared with the train split", "n", "FID", "KID"], rows),
+            "",
+            "Seconds per evaluation of one set against the cached reference statistics:",
+            "",
+            markdown_table(["set", "feature extraction", "Fréchet distance", "KID"], timing_rows),
+            "",
+        ]
+    )
+    print(text)
+    args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""``inception``: torchmetrics' InceptionV3 (torch-fidelity's FID network) for scores comparable with papers.
+
+Its weights cannot be downloaded on machines without a network, so they come from a local file named by
+``--inception-weights`` or ``GANZOO_INCEPTION_WEIGHTS``; without one (or without torch-fidelity) building
+it fails with a message saying how to provide them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ganzoo.checkpoint import file_sha256
+from ganzoo.errors import GanzooError, UsageError
+
+WEIGHTS_ENV = "GANZOO_INCEPTION_WEIGHTS"
+NUM_FEATURES = 2048
+WEIGHTS_HINT = (
+    "download pt_inception-2015-12-05-6726825d.pth (torch-fidelity's FID InceptionV3 weights) on a "
+    f"machine with a network and pass its path with --inception-weights PATH or {WEIGHTS_ENV}=PATH"
+)
+
+
+class InceptionFeatures(nn.Module):
+    """uint8 images (N, 1 or 3, H, W) -> InceptionV3 pool features (N, 2048); grayscale is repeated to RGB."""
+
+    num_features = NUM_FEATURES
+
+    def __init__(self, network: nn.Module, weights_sha256: str) -> None:
+        super().__init__()
+        self.network = network
+        self.weights_sha256 = weights_sha256
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1)
+        elif images.shape[1] != 3:
+            raise UsageError(
+                f"the inception extractor takes 1- or 3-channel images; got {images.shape[1]} channels."
+            )
+        return self.network(images)
+
+
+def torch_fidelity_installed() -> bool:
+    return importlib.util.find_spec("torch_fidelity") is not None
+
+
+def inception_network(weights: Path) -> nn.Module:
+    """torchmetrics' FID InceptionV3 with the given weights; resizing to 299 uses TF1-style bilinear
+    interpolation (``antialias=False``), as the reference FID implementation does."""
+    from torchmetrics.image.fid import NoTrainInceptionV3
+
+    return NoTrainInceptionV3(
+        name="inception-v3-compat",
+        features_list=[str(NUM_FEATURES)],
+        feature_extractor_weights_path=str(weights),
+        antialias=False,
+    )
+
+
+def build_inception(weights: Path | None = None) -> InceptionFeatures:
+    """The extractor from ``weights``, else from ``$GANZOO_INCEPTION_WEIGHTS``; a clear error without either."""
+    if weights is None:
+        from_env = os.environ.get(WEIGHTS_ENV, "").strip()
+        if not from_env:
+            raise UsageError(f"the inception extractor needs local weights: {WEIGHTS_HINT}.")
+        weights = Path(from_env)
+    weights = Path(weights).expanduser()
+    if not weights.is_file():
+        raise UsageError(f"no inception weights file at {weights}; {WEIGHTS_HINT}.")
+    if not torch_fidelity_installed():
+        raise GanzooError(
+            "the inception extractor needs torch-fidelity, which ganzoo does not install: "
+            "`pip install torch-fidelity` (or `pip install torchmetrics[image]`)."
+        )
+    try:
+        network = inception_network(weights)
+    except (RuntimeError, ValueError, OSError, KeyError) as exc:
+        raise GanzooError(f"cannot load inception weights from {weights}: {exc}") from exc
+    return InceptionFeatures(network, "sha256:" + file_sha256(weights)).eval()
