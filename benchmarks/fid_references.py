@@ -8,6 +8,7 @@ Usage: python -m benchmarks.fid_references [--extractor lenet-mnist] [--n 10000]
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -57,12 +58,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=OUTPUT)
     args = parser.parse_args(argv)
     set_threads()
+    load_before = os.getloadavg()[0]
     rows, timing_rows, sha = measure(args.extractor, args.n, args.seed)
     text = "\n".join(
         [
             f"# Reference FIDs of `{args.extractor}`",
             "",
-            f"Measured by `python -m benchmarks.fid_references` on {machine_line()}.",
+            f"Measured by `python -m benchmarks.fid_references` on {machine_line()}; load average "
+            f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after (other work shares the cores).",
             f"Extractor weights {sha}. Reference set: {args.n:,} images of `mnist-10k:train` (seed {args.seed});",
             f"the other sets are made from {args.n:,} images of `mnist-10k:test`. Blur: Gaussian, sigma {BLUR_SIGMA:g}.",
             "KID: 100 subsets of 1,000. Scores from different extractors are not comparable.",

@@ -200,3 +200,14 @@ def test_sample_uint8_draws_in_eval_mode_in_batches_and_restores_the_mode():
     assert torch.equal(sample_uint8(G, 10, seed=3), images)
     with pytest.raises(UsageError):
         sample_uint8(G, 0)
+
+
+def test_kid_can_be_skipped_without_changing_fid(mnist, evaluator, test_images):
+    train, _ = mnist
+    without_kid = FidEvaluator(random_subset(train.images, N, 0, "train"), kid_subsets=0).evaluate(
+        test_images
+    )
+    assert without_kid.kid_mean is None and without_kid.kid_std is None and without_kid.kid_subsets == 0
+    assert without_kid.fid == evaluator.evaluate(test_images).fid
+    with pytest.raises(UsageError, match="0 subsets to skip KID"):
+        FidEvaluator(test_images, kid_subsets=-1)

@@ -10,7 +10,13 @@ import ganzoo
 from ganzoo.commands.datasets import dataset_options, options_from_cli
 from ganzoo.console import print_json, print_table, warn
 from ganzoo.errors import UsageError
-from ganzoo.metrics.fid import DEFAULT_EXTRACTOR, DEFAULT_KID_SUBSET_SIZE, DEFAULT_KID_SUBSETS, FidEvaluator
+from ganzoo.metrics.fid import (
+    DEFAULT_EXTRACTOR,
+    DEFAULT_KID_SUBSET_SIZE,
+    DEFAULT_KID_SUBSETS,
+    FidEvaluator,
+    FidResult,
+)
 from ganzoo.metrics.inception import WEIGHTS_ENV
 from ganzoo.metrics.sources import load_image_source
 from ganzoo.registry import zoo
@@ -41,7 +47,13 @@ POSITIVE = click.IntRange(min=1)
     default=None,
     help=f"Local InceptionV3 weights for --features inception (or set {WEIGHTS_ENV}).",
 )
-@click.option("--kid-subsets", type=POSITIVE, default=DEFAULT_KID_SUBSETS, show_default=True)
+@click.option(
+    "--kid-subsets",
+    type=click.IntRange(min=0),
+    default=DEFAULT_KID_SUBSETS,
+    show_default=True,
+    help="Random subsets KID averages over; 0 skips KID.",
+)
 @click.option("--kid-subset-size", type=POSITIVE, default=DEFAULT_KID_SUBSET_SIZE, show_default=True)
 @click.option("--device", default="cpu", show_default=True, help="Device for sampling and extraction.")
 @dataset_options
@@ -108,8 +120,14 @@ def fid(
     print_table(
         None,
         ["extractor", "FID", "KID (mean ± std)"],
-        [(result.extractor, f"{result.fid:.4f}", f"{result.kid_mean:.5f} ± {result.kid_std:.5f}")],
+        [(result.extractor, f"{result.fid:.4f}", _kid_text(result))],
     )
+
+
+def _kid_text(result: FidResult) -> str:
+    if result.kid_mean is None:
+        return "-"
+    return f"{result.kid_mean:.5f} ± {result.kid_std:.5f}"
 
 
 def _version(distribution: str) -> str:
