@@ -160,12 +160,22 @@ class EvaluateEngine(Callback):
             trainer.config.steps = step
 
 
-def run_engine_model(run: QualityRun, n_samples: int, seed: int, overrides: list[str]) -> dict[str, Any]:
+def run_engine_model(
+    run: QualityRun, n_samples: int, seed: int, overrides: list[str], **config: Any
+) -> dict[str, Any]:
+    """Train ``run.name`` through the engine; ``config`` holds extra TrainConfig fields (amp, device ...)."""
     callback = EvaluateEngine(run, n_samples)
-    trainer = measuring_trainer(run.name, seed=seed, overrides=overrides, callbacks=[callback], steps=10**9)
+    trainer = measuring_trainer(
+        run.name, seed=seed, overrides=overrides, callbacks=[callback], steps=10**9, **config
+    )
     run.start()
     trainer.run()
-    return {**run.summary(), "train_seconds": round(trainer.train_seconds, 2), "overrides": overrides}
+    return {
+        **run.summary(),
+        "train_seconds": round(trainer.train_seconds, 2),
+        "overrides": overrides,
+        **config,
+    }
 
 
 def run_baseline(run: QualityRun, baseline: Baseline, n_samples: int) -> dict[str, Any]:
@@ -267,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], help="ganzoo models: key=value"
     )
+    parser.add_argument("--amp", action="store_true", help="ganzoo models: bf16 autocast (TrainConfig.amp)")
     parser.add_argument("--keep-going", action="store_true", help="train to the limit after the threshold")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="writes OUT.md and OUT.json")
     parser.add_argument("--overwrite", action="store_true", help="replace existing OUT.md / OUT.json")
@@ -298,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
             baseline = BASELINES[name](dataset().images, seed=args.seed)
             runs.append(run_baseline(run, baseline, judge.n))
         else:
-            runs.append(run_engine_model(run, judge.n, args.seed, args.overrides))
+            engine_options = {"amp": True} if args.amp else {}
+            runs.append(run_engine_model(run, judge.n, args.seed, args.overrides, **engine_options))
     report = {
         "command": "python -m benchmarks.time_to_quality " + " ".join(sys.argv[1:] if argv is None else argv),
         "threshold": threshold,
