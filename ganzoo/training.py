@@ -24,6 +24,7 @@ from torch import nn
 
 import ganzoo
 from ganzoo import checkpoint as ckpt
+from ganzoo import distributed
 from ganzoo.datasets.base import DatasetOptions, ImageDataset, load_dataset, to_model_range, to_uint8
 from ganzoo.errors import GanzooError, UsageError
 from ganzoo.images import save_grid
@@ -173,12 +174,18 @@ def default_run_dir(model: str) -> Path:
 
 
 class BatchSampler:
-    """Random batches of a uint8 tensor by index: a permutation per epoch, drawn from its own generator."""
+    """Random batches of a uint8 tensor by index: a permutation per epoch, drawn from its own generator.
 
-    def __init__(self, size: int, batch_size: int, seed: int, device: torch.device) -> None:
+    Under torchrun every rank draws the same global batches and keeps its ``shard`` of each, so the state
+    (generator, permutation, position) is the same on all ranks and fits any number of them.
+    """
+
+    def __init__(
+        self, size: int, batch_size: int, seed: int, device: torch.device, shard: slice | None = None
+    ) -> None:
         if batch_size > size:
             raise UsageError(f"batch size {batch_size} is larger than the dataset ({size} images).")
-        self.size, self.batch_size, self.device = size, batch_size, device
+        self.size, self.batch_size, self.device, self.shard = size, batch_size, device, shard
         self.generator = torch.Generator().manual_seed(seed)
         self.position = 0
         self.permutation = self._new_permutation()
@@ -191,7 +198,7 @@ class BatchSampler:
             self.permutation, self.position = self._new_permutation(), 0
         indices = self.permutation[self.position : self.position + self.batch_size]
         self.position += self.batch_size
-        return indices
+        return indices if self.shard is None else indices[self.shard]
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -223,7 +230,9 @@ class ExponentialMovingAverage:
             target.copy_(source)
 
 
-def rng_state() -> dict[str, Any]:
+def rng_state(cuda_device: torch.device | None = None) -> dict[str, Any]:
+    """Every RNG's state; with ``cuda_device`` (one process per GPU) only that GPU's, so no other GPU
+    gets a CUDA context from this process."""
     numpy_state = np.random.get_state()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
@@ -232,18 +241,24 @@ def rng_state() -> dict[str, Any]:
         "python": random.getstate(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+        if cuda_device is not None and cuda_device.type == "cuda":
+            state["cuda"] = [torch.cuda.get_rng_state(cuda_device)]
+        else:
+            state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: dict[str, Any], cuda_device: torch.device | None = None) -> None:
     torch.set_rng_state(state["torch"])
     keys = state["numpy_keys"].numpy().astype(np.uint32)
     np.random.set_state(("MT19937", keys, state["numpy_position"], 0, 0.0))
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        if cuda_device is not None and cuda_device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda"][0], cuda_device)  # the saving process's (first) GPU
+        else:
+            torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _grad_norm(module: nn.Module) -> torch.Tensor:
@@ -280,11 +295,13 @@ class Trainer:
     ) -> None:
         self.callbacks = list(callbacks or [])
         self._stop_signal: int | None = None
-        self.rank, self.world_size = 0, 1
+        # Under torchrun each process is one rank of a process group (ganzoo.distributed) and rank 0 alone
+        # writes; outside it this is (0, 1, None) and every distributed branch below is skipped.
+        self.rank, self.world_size, rank_device = distributed.setup(config.device)
         self.train_seconds = 0.0  # wall time spent in training steps (callbacks and evaluation excluded)
         if resume is not None:
             self.directory = Path(resume)
-            saved = ckpt.read_run_config(self.directory)
+            saved = distributed.on_main(lambda: ckpt.read_run_config(self.directory))
             requested_steps = config.steps
             config = self._config_from_saved(saved["train"], config)
             config.steps = requested_steps
@@ -293,12 +310,20 @@ class Trainer:
         self.spec = zoo().models.get(config.model)
         self.config.model = self.spec.name
         self.hp = config.hyperparameters(self.spec)
-        self.device = select_device(config.device)
+        # Distributed: this rank's slice of every global batch (hp.batch_size); None in one process.
+        self.shard = None
+        if self.world_size > 1:
+            self.shard = distributed.batch_shard(self.hp.batch_size, self.rank, self.world_size)
+        self.device = rank_device if rank_device is not None else select_device(config.device)
         if resume is None:
-            self.directory = Path(config.out) if config.out else default_run_dir(self.spec.name)
-            self._claim_directory(overwrite)
+            self.directory = distributed.on_main(
+                lambda: Path(config.out) if config.out else default_run_dir(self.spec.name)
+            )
+            distributed.on_main(lambda: self._claim_directory(overwrite))
 
-        self.dataset = dataset if dataset is not None else load_dataset(config.dataset, "train", config.dataset_options())
+        self.dataset = dataset if dataset is not None else distributed.main_first(
+            lambda: load_dataset(config.dataset, "train", config.dataset_options())
+        )
         self.spec.check_image_shape(self.dataset.image_shape)
         seed_everything(config.seed)
         self.G, self.D = self.spec.build(self.dataset.image_shape, self.hp)
@@ -307,14 +332,19 @@ class Trainer:
         self.penalty = zoo().penalties.get(self.hp.penalty) if self.hp.penalty else None
         self._setup_device()
         self.ema = ExponentialMovingAverage(self.G, config.ema_decay) if config.ema else None
-        self.sampler = BatchSampler(len(self.dataset), self.hp.batch_size, config.seed + 1, self.device)
+        self.distributed_info: dict[str, Any] | None = None
+        if self.world_size > 1:
+            self._distribute()  # after the EMA copy, which keeps plain batch norm
+        self.sampler = BatchSampler(
+            len(self.dataset), self.hp.batch_size, config.seed + 1, self.device, shard=self.shard
+        )
         self.fixed_noise = torch.randn(
             config.grid_size, self.hp.latent_dim, generator=torch.Generator().manual_seed(config.seed + 2)
         ).to(self.device)
         self.step = 0
         if resume is not None:
             self._restore(saved)
-        else:
+        elif self.rank == 0:
             self._write_config()
 
     # -- set-up ---------------------------------------------------------------------------------------
@@ -373,6 +403,26 @@ class Trainer:
                 raise UsageError("--compile needs torch.compile (PyTorch 2.0 or newer).")
             self.G_step, self.D_step = torch.compile(self.G), torch.compile(self.D)
 
+    def _distribute(self) -> None:
+        """DDP for the hot path (``G_step``/``D_step``); ``G``/``D`` stay the raw modules for state dicts."""
+        sync = self.spec.sync_batchnorm
+        self.G_step, generator_norm = distributed.wrap_for_training(self.G, self.device, sync)
+        self.D_step, discriminator_norm = distributed.wrap_for_training(self.D, self.device, sync)
+        if self.config.compile:
+            self.G_step, self.D_step = torch.compile(self.G_step), torch.compile(self.D_step)
+        self.distributed_info = {
+            "world_size": self.world_size,
+            "backend": distributed.backend(),
+            "batch_size_per_rank": self.hp.batch_size // self.world_size,
+            "batch_norm": {"generator": generator_norm, "discriminator": discriminator_norm},
+        }
+
+    def _rank_stream(self, phase: int) -> contextlib.AbstractContextManager:
+        """Distributed: what G, D and the penalty draw inside comes from this rank's own stream."""
+        if self.shard is None:
+            return contextlib.nullcontext()
+        return distributed.rank_random_stream(self.device, self.config.seed, self.rank, self.step, phase)
+
     def _write_config(self) -> None:
         payload = {
             "format_version": ckpt.FORMAT_VERSION,
@@ -392,6 +442,8 @@ class Trainer:
             "device": str(self.device),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
+        if self.distributed_info is not None:
+            payload["distributed"] = self.distributed_info
         text = json.dumps(payload, indent=2)
         ckpt.atomic_write_bytes(self.directory / ckpt.CONFIG_FILE, lambda f: f.write(text.encode()))
 
@@ -409,7 +461,8 @@ class Trainer:
             "ema_generator": self.ema.model.state_dict() if self.ema else None,
             "optimizer_generator": self.opt_G.state_dict(),
             "optimizer_discriminator": self.opt_D.state_dict(),
-            "rng": rng_state(),
+            "rng": rng_state(self.device if self.world_size > 1 else None),
+            "world_size": self.world_size,
             "sampler": self.sampler.state_dict(),
             "train_seconds": self.train_seconds,
         }
@@ -424,7 +477,7 @@ class Trainer:
         return path
 
     def _restore(self, saved_config: dict[str, Any]) -> None:
-        state, path = ckpt.latest_checkpoint(self.directory)
+        state, path = distributed.on_main(lambda: ckpt.latest_checkpoint(self.directory))
         if state.get("model") != self.spec.name or list(state.get("image_shape", [])) != list(self.dataset.image_shape):
             raise ckpt.CheckpointError(
                 f"{path} belongs to model {state.get('model')!r} at {state.get('image_shape')}, not "
@@ -443,13 +496,13 @@ class Trainer:
             self.opt_G.load_state_dict(state["optimizer_generator"])
             self.opt_D.load_state_dict(state["optimizer_discriminator"])
             self.sampler.load_state_dict(state["sampler"])
-            set_rng_state(state["rng"])
+            set_rng_state(state["rng"], self.device if self.world_size > 1 else None)
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             raise ckpt.CheckpointError(f"{path} does not fit this run: {str(exc).splitlines()[0]}") from None
         self.step = int(state["step"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
         self.resumed_from = path
-        self._truncate_metrics(self.step)
+        distributed.on_main(lambda: self._truncate_metrics(self.step))
         if self.step >= self.config.steps:
             raise UsageError(
                 f"{self.directory} is already at step {self.step}; pass a larger --steps to continue it."
@@ -475,8 +528,10 @@ class Trainer:
         for critic_step in range(hp.critic_steps):
             real = self._real_batch()
             z = torch.randn(batch, hp.latent_dim, device=self.device)
+            if self.shard is not None:
+                z = z[self.shard]  # every rank draws the global batch's latents and keeps its share
             last = critic_step == hp.critic_steps - 1
-            with self.autocast():
+            with self.autocast(), self._rank_stream(critic_step):
                 # The last critic step's fakes keep their graph and are reused for the generator step.
                 with torch.no_grad() if not last else contextlib.nullcontext():
                     fake = G(z)
@@ -486,7 +541,7 @@ class Trainer:
             self.opt_D.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_D.step()
-        with self.autocast():
+        with self.autocast(), self._rank_stream(hp.critic_steps):
             g_loss = self.loss.generator_loss(D(fake))
         self.opt_G.zero_grad(set_to_none=True)
         g_loss.backward()
@@ -495,6 +550,20 @@ class Trainer:
 
     # -- the loop -------------------------------------------------------------------------------------
     def run(self) -> Run:
+        if self.world_size == 1:
+            return self._run()
+        hint = (
+            f"Checkpoints are in {self.directory}; continue with "
+            f"`torchrun ... -m ganzoo train --resume {self.directory} --steps {self.config.steps}`."
+        )
+        with distributed.explain_collective_failures(hint):
+            try:
+                return self._run()
+            except (TrainingDiverged, TrainingInterrupted) as exc:
+                distributed.raised_on_every_rank(exc)  # the ranks agreed on it
+                raise
+
+    def _run(self) -> Run:
         start_step = self.step
         log_sums = torch.zeros(2, device=self.device)
         first_bad_step = torch.zeros((), dtype=torch.long, device=self.device)
@@ -518,7 +587,14 @@ class Trainer:
                 checkpoint_due = (
                     self.config.checkpoint_every and self.step % self.config.checkpoint_every == 0
                 ) or self.step == self.config.steps
-                if log_due or checkpoint_due or self._stop_signal is not None:
+                agreed_stop = None
+                if self.world_size > 1 and (log_due or checkpoint_due):
+                    # The ranks agree here only (a per-step agreement would stall the GPU): on the first
+                    # non-finite step, on stopping (signals reach them at different steps), on mean losses.
+                    agreed_stop = distributed.agree(first_bad_step, self._stop_signal)
+                    if log_due:
+                        distributed.average_(log_sums)
+                if log_due or checkpoint_due or (self.world_size == 1 and self._stop_signal is not None):
                     self._check_finite(first_bad_step)
                 if log_due:
                     elapsed = time.perf_counter() - interval_start
@@ -532,12 +608,15 @@ class Trainer:
                     self.save_checkpoint()
                 for callback in self.callbacks:
                     callback.on_step(self, self.step)
-                if self._stop_signal is not None:
+                if agreed_stop:
+                    self._stop_signal = agreed_stop
+                if self._stop_signal is not None and (self.world_size == 1 or agreed_stop):
                     self._interrupt()
         if self.config.sample_every == 0 or self.step % self.config.sample_every:
             self.write_samples()
         self._write_final_generator()
-        return Run(self.directory, self.step, ckpt.read_run_config(self.directory))
+        config = distributed.on_main(lambda: ckpt.read_run_config(self.directory))
+        return Run(self.directory, self.step, config)
 
     def _check_finite(self, first_bad_step: torch.Tensor) -> None:
         bad_step = int(first_bad_step.item())
@@ -626,9 +705,10 @@ class Trainer:
     def _interrupt(self) -> None:
         path = self.save_checkpoint()
         signum = self._stop_signal or signal.SIGINT
+        launcher = "ganzoo" if self.world_size == 1 else "torchrun ... -m ganzoo"
         raise TrainingInterrupted(
             f"interrupted by {signal.Signals(signum).name} at step {self.step}; checkpoint saved to {path}. "
-            f"Resume with: ganzoo train --resume {self.directory} --steps {self.config.steps}",
+            f"Resume with: {launcher} train --resume {self.directory} --steps {self.config.steps}",
             signum,
         )
 

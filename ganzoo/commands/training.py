@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import torch
 
 from ganzoo import checkpoint as ckpt
+from ganzoo import distributed
 from ganzoo.console import console
 from ganzoo.datasets.base import to_uint8
-from ganzoo.errors import UsageError
+from ganzoo.errors import GanzooError, UsageError
 from ganzoo.images import save_grid, save_npz, save_png_folder
 from ganzoo.training import TrainConfig, Trainer
 
@@ -45,6 +49,7 @@ def train(resume, overwrite, no_progress, no_ema, compile_, **options) -> None:
     \b
     ganzoo train --model dcgan --steps 2000 --out runs/dcgan
     ganzoo train --resume runs/dcgan --steps 4000
+    torchrun --nproc-per-node 2 -m ganzoo train --model dcgan --out runs/ddp   (one rank per GPU)
     """
     given = {k: v for k, v in options.items() if v not in (None, ())}
     if resume is not None:
@@ -66,10 +71,16 @@ def train(resume, overwrite, no_progress, no_ema, compile_, **options) -> None:
         elif key == "channels":
             value = int(value)
         setattr(config, key, value)
-    trainer = Trainer(config, resume=resume, overwrite=overwrite)
-    if resume is not None:
-        console.print(f"Resuming {trainer.directory} from step {trainer.step} to {trainer.config.steps}.")
-    run = trainer.run()
+    try:
+        with _errors_printed_once(), distributed.explain_collective_failures():
+            trainer = Trainer(config, resume=resume, overwrite=overwrite)
+            if trainer.rank == 0:
+                _announce(trainer, resume is not None)
+            run = trainer.run()
+    finally:
+        distributed.teardown()
+    if trainer.rank != 0:
+        return
     last = ckpt.list_checkpoints(run.directory)
     console.print(
         f"[bold green]Done:[/] {trainer.spec.name} trained for {run.step} steps "
@@ -81,6 +92,30 @@ def train(resume, overwrite, no_progress, no_ema, compile_, **options) -> None:
         f"  metrics        {run.metrics_path}\n"
         f"Next: ganzoo sample {run.directory} --grid 4x4 -o grid.png"
     )
+
+
+@contextlib.contextmanager
+def _errors_printed_once() -> Iterator[None]:
+    """Under torchrun, an error that every rank raised is printed by rank 0; the others exit with its code."""
+    try:
+        yield
+    except GanzooError as exc:
+        if not distributed.is_main_process() and getattr(exc, "raised_on_every_rank", False):
+            sys.exit(exc.exit_code)  # click would turn its own Exit into a return value here
+        raise
+
+
+def _announce(trainer: Trainer, resumed: bool) -> None:
+    if resumed:
+        console.print(f"Resuming {trainer.directory} from step {trainer.step} to {trainer.config.steps}.")
+    info = trainer.distributed_info
+    if info is not None:
+        norms = info["batch_norm"]
+        console.print(
+            f"Distributed: {info['world_size']} ranks ({info['backend']}), {info['batch_size_per_rank']} of each "
+            f"{trainer.hp.batch_size}-image batch per rank; batch norm: G {norms['generator']}, "
+            f"D {norms['discriminator']}."
+        )
 
 
 def parse_grid(text: str) -> tuple[int, int]:
