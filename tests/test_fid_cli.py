@@ -131,6 +131,7 @@ def _pickle_as_npz(path):
         (lambda tmp: ["mnist-10k:train", str(tmp / "absent.npz")], "no .npz file"),
         (lambda tmp: ["mnist-10k:train", str(tmp / "absent")], "no file or directory"),
         (lambda tmp: ["mnist-10k:train", str(_pickle_as_npz(tmp / "pickled.npz"))], "not a readable .npz"),
+        (lambda tmp: ["mnist-10k:train", "mnist-10k:test", "--device", "tpu:7"], "is not a torch device"),
     ],
 )
 def test_bad_input_exits_2_with_one_line_and_no_traceback(tmp_path, monkeypatch, make_args, message):

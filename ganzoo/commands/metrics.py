@@ -55,7 +55,12 @@ POSITIVE = click.IntRange(min=1)
     help="Random subsets KID averages over; 0 skips KID.",
 )
 @click.option("--kid-subset-size", type=POSITIVE, default=DEFAULT_KID_SUBSET_SIZE, show_default=True)
-@click.option("--device", default="cpu", show_default=True, help="Device for sampling and extraction.")
+@click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="auto, cpu, cuda, cuda:N or mps: for sampling and extraction.",
+)
 @dataset_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def fid(
@@ -83,16 +88,19 @@ def fid(
         raise UsageError(
             f"--inception-weights applies to extractors that take a weights file (inception), not {extractor.name!r}."
         )
+    from ganzoo.training import select_device
+
+    torch_device = select_device(device)
     options = options_from_cli(**dataset_kwargs)
-    real = load_image_source(source_a, count, seed, options=options, device=device)
-    fake = load_image_source(source_b, count, seed + 1, options=options, device=device)
+    real = load_image_source(source_a, count, seed, options=options, device=torch_device)
+    fake = load_image_source(source_b, count, seed + 1, options=options, device=torch_device)
     evaluator = FidEvaluator(
         real.images,
         extractor.name,
         kid_subsets=kid_subsets,
         kid_subset_size=kid_subset_size,
         weights=inception_weights,
-        device=device,
+        device=torch_device,
         seed=seed,
     )
     result = evaluator.evaluate(fake.images)

@@ -8,6 +8,7 @@ many generator snapshots are scored against one reference without extracting it 
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -101,7 +102,7 @@ def finite_scalar(value: torch.Tensor, what: str) -> float:
             )
         value = value.real
     number = float(value)
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise GanzooError(
             f"{what} is not finite ({number}); the features or their covariances are degenerate."
         )
