@@ -32,6 +32,7 @@ from benchmarks.harness import (
     machine,
     markdown_table,
     measuring_trainer,
+    synchronize,
 )
 from benchmarks.reference_models import BASELINES, Baseline
 from ganzoo.datasets.base import to_uint8
@@ -60,10 +61,10 @@ def gaussian_blur(images: torch.Tensor, sigma: float = BLUR_SIGMA) -> torch.Tens
 class FidJudge:
     """FID of uint8 images against the first ``n`` test digits (real statistics extracted once)."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, device: str = "cpu") -> None:
         self.real = dataset("mnist-10k:test").images[:n]
         self.n = len(self.real)
-        self.evaluator = FidEvaluator(self.real, "lenet-mnist")
+        self.evaluator = FidEvaluator(self.real, "lenet-mnist", device=device)
 
     def __call__(self, images: torch.Tensor) -> float:
         return frechet_distance(self.evaluator.real_features, self.evaluator.features(images))
@@ -96,6 +97,7 @@ class QualityRun:
     limit: float
     eval_every: float
     stop_at_threshold: bool = True
+    device: str = "cpu"  # on CUDA the clock is read after a synchronize, when an evaluation is due
     evaluations: list[Evaluation] = field(default_factory=list)
     reached: Evaluation | None = None
     eval_seconds: float = 0.0
@@ -115,6 +117,8 @@ class QualityRun:
         seconds = self.training_seconds()
         out_of_time = seconds >= self.limit
         if seconds >= self.next_evaluation or out_of_time:
+            synchronize(self.device)
+            seconds = self.training_seconds()
             begin = time.perf_counter()
             fid = self.judge(sample())
             self.eval_seconds += time.perf_counter() - begin
