@@ -15,7 +15,6 @@ from typing import Any
 import torch
 
 from ganzoo.datasets.base import ImageDataset, load_dataset
-from ganzoo.metrics.fid import FeaturePassThrough
 from ganzoo.training import TrainConfig, Trainer
 
 BUILTIN_MODELS = ("vanilla", "dcgan", "wgan-gp")
@@ -63,16 +62,6 @@ def measuring_trainer(
         **config,
     )
     return Trainer(train_config, callbacks=callbacks, dataset=dataset())
-
-
-def frechet_distance(real_features: torch.Tensor, fake_features: torch.Tensor) -> float:
-    """FID from already extracted features, through torchmetrics (float64 statistics), without KID."""
-    from torchmetrics.image.fid import FrechetInceptionDistance
-
-    metric = FrechetInceptionDistance(feature=FeaturePassThrough(real_features.shape[1]))
-    metric.update(real_features, real=True)
-    metric.update(fake_features, real=False)
-    return float(metric.compute())
 
 
 def synchronize(device: torch.device | str) -> None:

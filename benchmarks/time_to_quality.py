@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -28,7 +27,6 @@ import torch.nn.functional as F
 from benchmarks.harness import (
     BUILTIN_MODELS,
     dataset,
-    frechet_distance,
     machine,
     markdown_table,
     measuring_trainer,
@@ -37,37 +35,24 @@ from benchmarks.harness import (
 from benchmarks.reference_models import BASELINES, Baseline
 from ganzoo.datasets.base import to_uint8
 from ganzoo.metrics.fid import FidEvaluator, sample_uint8
+from ganzoo.metrics.references import BLUR_SIGMA, gaussian_blur
 from ganzoo.training import Callback, Trainer
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "time_to_quality"
-BLUR_SIGMA = 1.0
 SAMPLE_SEED = 10_000  # the same latents at every evaluation, so successive FIDs differ by training only
 
 
-def gaussian_blur(images: torch.Tensor, sigma: float = BLUR_SIGMA) -> torch.Tensor:
-    """uint8 images blurred with a Gaussian of ``sigma`` pixels (kernel radius 3 sigma, zero borders:
-    MNIST's background is zero)."""
-    radius = math.ceil(3 * sigma)
-    offsets = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    kernel = torch.exp(-(offsets**2) / (2 * sigma**2))
-    kernel = kernel / kernel.sum()
-    channels = images.shape[1]
-    x = images.float()
-    x = F.conv2d(x, kernel.view(1, 1, 1, -1).repeat(channels, 1, 1, 1), padding=(0, radius), groups=channels)
-    x = F.conv2d(x, kernel.view(1, 1, -1, 1).repeat(channels, 1, 1, 1), padding=(radius, 0), groups=channels)
-    return x.round().clamp(0, 255).to(torch.uint8)
-
-
 class FidJudge:
-    """FID of uint8 images against the first ``n`` test digits (real statistics extracted once)."""
+    """FID of uint8 images against the first ``n`` test digits (real statistics extracted once). The
+    threshold is the FID of those same digits blurred (ganzoo.metrics.references.gaussian_blur)."""
 
     def __init__(self, n: int, device: str = "cpu") -> None:
         self.real = dataset("mnist-10k:test").images[:n]
         self.n = len(self.real)
-        self.evaluator = FidEvaluator(self.real, "lenet-mnist", device=device)
+        self.evaluator = FidEvaluator(self.real, "lenet-mnist", device=device, kid_subsets=0)  # FID only
 
     def __call__(self, images: torch.Tensor) -> float:
-        return frechet_distance(self.evaluator.real_features, self.evaluator.features(images))
+        return self.evaluator.evaluate(images).fid
 
     def blurred_reference(self) -> float:
         return self(gaussian_blur(self.real))
