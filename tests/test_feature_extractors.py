@@ -175,9 +175,10 @@ def test_inception_weights_come_from_the_option_before_the_environment(fake_ince
 def test_inception_gets_three_channels_and_feeds_fid(fake_inception, test_split, tmp_path):
     weights = tmp_path / "inception.pth"
     weights.write_bytes(b"w")
-    evaluator = FidEvaluator(test_split.images[:50], "inception", weights=weights, kid_subsets=2)
-    assert evaluator.extractor.network.seen_shapes[0][1] == 3
-    result = evaluator.evaluate(test_split.images[50:100])
+    evaluator = FidEvaluator(test_split.images[:120], "inception", weights=weights, kid_subsets=2)
+    assert {shape[1] for shape in evaluator.extractor.network.seen_shapes} == {3}
+    assert max(shape[0] for shape in evaluator.extractor.network.seen_shapes) <= 50  # its max_batch_size
+    result = evaluator.evaluate(test_split.images[120:170])
     assert result.extractor == "inception" and result.extractor_sha256 == "sha256:" + file_sha256(weights)
 
 

@@ -16,8 +16,8 @@ class FeatureExtractorSpec:
     """A registered feature extractor: ``build()`` returns a module mapping uint8 images to (N, D) features.
 
     The module receives uint8 images (N, C, H, W) of any size and channel count the dataset has; it should
-    convert them to what it needs. It may set ``num_features`` (D) and ``weights_sha256`` ("sha256:...",
-    recorded beside every score as the extractor's provenance).
+    convert them to what it needs. It may set ``num_features`` (D), ``weights_sha256`` ("sha256:...",
+    recorded beside every score as the extractor's provenance) and ``max_batch_size`` (images per call).
     """
 
     name: str  # registry name, e.g. "lenet-mnist"

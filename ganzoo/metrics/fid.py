@@ -81,6 +81,7 @@ def extract_features(
     """float32 features (N, D) on the CPU, from uint8 images fed to ``extractor`` in batches on its device."""
     if batch_size < 1:
         raise UsageError(f"the batch size must be positive; got {batch_size}.")
+    batch_size = min(batch_size, getattr(extractor, "max_batch_size", batch_size))
     parameter = next(extractor.parameters(), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
     batches = []

@@ -29,6 +29,7 @@ class InceptionFeatures(nn.Module):
     """uint8 images (N, 1 or 3, H, W) -> InceptionV3 pool features (N, 2048); grayscale is repeated to RGB."""
 
     num_features = NUM_FEATURES
+    max_batch_size = 50  # 299x299 activations: larger batches take gigabytes of memory on the CPU
 
     def __init__(self, network: nn.Module, weights_sha256: str) -> None:
         super().__init__()
