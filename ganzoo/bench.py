@@ -117,7 +117,7 @@ class EvaluateDuringTraining(Callback):
 
     def on_step(self, trainer: Trainer, step: int) -> None:
         if self._budget_spent(trainer):
-            trainer.config.steps = step  # ends the loop after this step; the run is finished normally
+            trainer.stop()
         if not self._due(trainer, step):
             return
         start = time.perf_counter()

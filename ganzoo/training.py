@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -59,6 +60,8 @@ class TrainConfig:
     data_dir: str | None = None  # where dataset files are looked for first
     image_size: int | None = None  # folder datasets: square image side
     channels: int | None = None  # folder datasets: 1 or 3
+    strict: bool = False  # folder datasets: an unreadable image is an error instead of skipped
+    download: bool = True  # allow downloading a dataset that is nowhere local
 
     def validate(self) -> None:
         if self.steps <= 0:
@@ -76,6 +79,8 @@ class TrainConfig:
             data_dir=Path(self.data_dir) if self.data_dir else None,
             image_size=self.image_size,
             channels=self.channels,
+            strict=self.strict,
+            download=self.download,
             progress=self.progress,
         )
 
@@ -295,6 +300,7 @@ class Trainer:
     ) -> None:
         self.callbacks = list(callbacks or [])
         self._stop_signal: int | None = None
+        self._stop_requested = False  # set by stop(): a callback ended the run early
         # Under torchrun each process is one rank of a process group (ganzoo.distributed) and rank 0 alone
         # writes; outside it this is (0, 1, None) and every distributed branch below is skipped.
         self.rank, self.world_size, rank_device = distributed.setup(config.device)
@@ -319,7 +325,7 @@ class Trainer:
             self.directory = distributed.on_main(
                 lambda: Path(config.out) if config.out else default_run_dir(self.spec.name)
             )
-            distributed.on_main(lambda: self._claim_directory(overwrite))
+            replace = distributed.on_main(lambda: self._check_directory(overwrite))
 
         self.dataset = dataset if dataset is not None else distributed.main_first(
             lambda: load_dataset(config.dataset, "train", config.dataset_options())
@@ -345,6 +351,7 @@ class Trainer:
         if resume is not None:
             self._restore(saved)
         elif self.rank == 0:
+            self._create_directory(replace)
             self._write_config()
 
     # -- set-up ---------------------------------------------------------------------------------------
@@ -355,20 +362,25 @@ class Trainer:
         config.device, config.progress = requested.device, requested.progress
         return config
 
-    def _claim_directory(self, overwrite: bool) -> None:
-        if self.directory.exists() and any(self.directory.iterdir()):
-            if not overwrite:
-                raise UsageError(
-                    f"run directory {self.directory} already exists. Continue it with "
-                    f"`ganzoo train --resume {self.directory} --steps N`, choose another --out, "
-                    f"or pass --overwrite to replace it."
-                )
-            if not (self.directory / ckpt.CONFIG_FILE).exists():
-                raise UsageError(
-                    f"{self.directory} is not a ganzoo run directory; --overwrite only replaces run directories."
-                )
-            import shutil
+    def _check_directory(self, overwrite: bool) -> bool:
+        """Refuse to reuse a run directory unless told to; True when an old run is to be replaced."""
+        if not (self.directory.exists() and any(self.directory.iterdir())):
+            return False
+        if not overwrite:
+            raise UsageError(
+                f"run directory {self.directory} already exists. Continue it with "
+                f"`ganzoo train --resume {self.directory} --steps N`, choose another --out, "
+                f"or pass --overwrite to replace it."
+            )
+        if not (self.directory / ckpt.CONFIG_FILE).exists():
+            raise UsageError(
+                f"{self.directory} is not a ganzoo run directory; --overwrite only replaces run directories."
+            )
+        return True
 
+    def _create_directory(self, replace: bool) -> None:
+        """Made only once data and networks are ready, so a failed start leaves nothing behind."""
+        if replace:
             shutil.rmtree(self.directory)
         (self.directory / ckpt.CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
         (self.directory / "samples").mkdir(exist_ok=True)
@@ -570,7 +582,7 @@ class Trainer:
         interval_start, interval_steps = time.perf_counter(), 0
         with self._signals(), self._progress_bar(start_step) as advance:
             self.G.train(), self.D.train()
-            while self.step < self.config.steps:
+            while self.step < self.config.steps and not self._stop_requested:
                 step_start = time.perf_counter()
                 d_loss, g_loss = self.train_step()
                 self.step += 1
@@ -612,6 +624,8 @@ class Trainer:
                     self._stop_signal = agreed_stop
                 if self._stop_signal is not None and (self.world_size == 1 or agreed_stop):
                     self._interrupt()
+        if self._stop_requested and not ckpt.checkpoint_path(self.directory, self.step).exists():
+            self.save_checkpoint()  # stopped early by a callback: keep the run resumable
         if self.config.sample_every == 0 or self.step % self.config.sample_every:
             self.write_samples()
         self._write_final_generator()
@@ -663,6 +677,10 @@ class Trainer:
         if self.rank == 0:
             save_grid(images.cpu(), path, model=self.spec.name, extra={"ganzoo:step": str(self.step)})
         return path
+
+    def stop(self) -> None:
+        """End the run after the current step, as if it had reached its step count (for callbacks)."""
+        self._stop_requested = True
 
     def report_evaluation(self, results: dict[str, Any]) -> None:
         for callback in self.callbacks:

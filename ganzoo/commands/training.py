@@ -12,6 +12,7 @@ import torch
 
 from ganzoo import checkpoint as ckpt
 from ganzoo import distributed
+from ganzoo.commands.datasets import dataset_options
 from ganzoo.console import console
 from ganzoo.datasets.base import to_uint8
 from ganzoo.errors import GanzooError, UsageError
@@ -39,11 +40,9 @@ POSITIVE = click.IntRange(min=1)
 @click.option("--sample-every", type=click.IntRange(min=0), default=None, help="Steps between grids (500).")
 @click.option("--checkpoint-every", type=click.IntRange(min=0), default=None, help="Steps between checkpoints.")
 @click.option("--keep-checkpoints", type=POSITIVE, default=None, help="Checkpoints to keep (default 3).")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Look for dataset files here.")
-@click.option("--image-size", type=POSITIVE, default=None, help="Folder datasets: square image side.")
-@click.option("--channels", type=click.Choice(["1", "3"]), default=None, help="Folder datasets: channels.")
+@dataset_options
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def train(resume, overwrite, no_progress, no_ema, compile_, **options) -> None:
+def train(resume, overwrite, no_progress, no_ema, compile_, strict, no_download, **options) -> None:
     """Train a model; writes a run directory with config, metrics, sample grids and checkpoints.
 
     \b
@@ -62,7 +61,11 @@ def train(resume, overwrite, no_progress, no_ema, compile_, **options) -> None:
             )
         if "steps" not in given:
             raise UsageError("--resume needs --steps: the total step count to continue the run to.")
-    config = TrainConfig(progress=not no_progress, ema=not no_ema, compile=compile_)
+        if strict or no_download:
+            raise UsageError("--resume reads the dataset as the run did; --strict and --no-download cannot change it.")
+    config = TrainConfig(
+        progress=not no_progress, ema=not no_ema, compile=compile_, strict=strict, download=not no_download
+    )
     for key, value in given.items():
         if key == "overrides":
             value = list(value)
