@@ -27,6 +27,11 @@ _LAZY = {
     "Run": "ganzoo.training",
     "train": "ganzoo.training",
     "load_generator": "ganzoo.checkpoint",
+    "FidEvaluator": "ganzoo.metrics.fid",
+    "FidResult": "ganzoo.metrics.fid",
+    "compute_fid_kid": "ganzoo.metrics.fid",
+    "BenchConfig": "ganzoo.bench",
+    "run_benchmark": "ganzoo.bench",
 }
 
 
@@ -43,12 +48,15 @@ def get_model(name: str) -> ModelSpec:
 
 __all__ = [
     "Availability",
+    "BenchConfig",
     "CheckpointError",
     "DatasetError",
     "DatasetOptions",
     "DatasetSource",
     "Discriminator",
     "FeatureExtractorSpec",
+    "FidEvaluator",
+    "FidResult",
     "GanzooError",
     "Generator",
     "Hyperparameters",
@@ -63,10 +71,12 @@ __all__ = [
     "Trainer",
     "UsageError",
     "__version__",
+    "compute_fid_kid",
     "get_model",
     "hookimpl",
     "load_dataset",
     "load_generator",
+    "run_benchmark",
     "train",
     "zoo",
 ]
