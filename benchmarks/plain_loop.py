@@ -14,7 +14,13 @@ class PlainLoop:
     """One iteration = ``critic_steps`` discriminator steps and one generator step, as Trainer.train_step."""
 
     def __init__(
-        self, spec: ModelSpec, hp: Hyperparameters, images: torch.Tensor, seed: int = 0, device: str = "cpu"
+        self,
+        spec: ModelSpec,
+        hp: Hyperparameters,
+        images: torch.Tensor,
+        seed: int = 0,
+        device: str = "cpu",
+        adam: dict | None = None,  # extra torch.optim.Adam arguments, e.g. {"fused": True}
     ) -> None:
         torch.manual_seed(seed)  # the engine seeds the same way before building, so the weights are equal
         self.G, self.D = spec.build(tuple(images.shape[1:]), hp)
@@ -24,9 +30,12 @@ class PlainLoop:
         self.images = images.to(device)
         self.loss = zoo().losses.get(hp.loss)
         self.penalty = zoo().penalties.get(hp.penalty) if hp.penalty else None
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=hp.generator_lr, betas=hp.generator_betas)
+        adam = adam or {}
+        self.opt_G = torch.optim.Adam(
+            self.G.parameters(), lr=hp.generator_lr, betas=hp.generator_betas, **adam
+        )
         self.opt_D = torch.optim.Adam(
-            self.D.parameters(), lr=hp.discriminator_lr, betas=hp.discriminator_betas
+            self.D.parameters(), lr=hp.discriminator_lr, betas=hp.discriminator_betas, **adam
         )
         # The engine's data order: a permutation per epoch from a generator seeded with seed + 1.
         self.order = torch.Generator().manual_seed(seed + 1)
@@ -66,5 +75,7 @@ class PlainLoop:
 
 
 def plain_loop_like(trainer) -> PlainLoop:
-    """A PlainLoop doing exactly the work of ``trainer.train_step`` (same spec, hyperparameters, data, seed)."""
-    return PlainLoop(trainer.spec, trainer.hp, trainer.images, trainer.config.seed, str(trainer.device))
+    """A PlainLoop doing exactly the work of ``trainer.train_step`` (same spec, hyperparameters, data, seed,
+    device, and the fused Adam the engine picks on CUDA)."""
+    adam = {"fused": True} if trainer.device.type == "cuda" else None
+    return PlainLoop(trainer.spec, trainer.hp, trainer.images, trainer.config.seed, str(trainer.device), adam)

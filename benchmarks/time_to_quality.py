@@ -30,6 +30,7 @@ from benchmarks.harness import (
     machine,
     markdown_table,
     measuring_trainer,
+    set_threads,
     synchronize,
 )
 from benchmarks.reference_models import BASELINES, Baseline
@@ -262,7 +263,9 @@ def main(argv: list[str] | None = None) -> int:
         "--threshold", type=float, help="FID to reach (default: the blurred-digits reference)"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's, i.e. all cores)")
+    parser.add_argument(
+        "--threads", type=int, help="torch threads (default: GANZOO_BENCH_THREADS, else all cores)"
+    )
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], help="ganzoo models: key=value"
     )
@@ -283,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             f"{outputs[0]} or {outputs[1]} exists; pass --overwrite to replace them, or choose --out"
         )
+    set_threads()
     if args.threads:
         torch.set_num_threads(args.threads)
 

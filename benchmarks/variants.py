@@ -67,16 +67,8 @@ class VariantLoop(PlainLoop):
     """The plain loop with one :class:`Variant` applied."""
 
     def __init__(self, trainer: Trainer, variant: Variant) -> None:
-        super().__init__(trainer.spec, trainer.hp, trainer.images, trainer.config.seed)
+        super().__init__(trainer.spec, trainer.hp, trainer.images, trainer.config.seed, adam=variant.adam)
         self.variant = variant
-        hp = self.hp
-        if variant.adam:
-            self.opt_G = torch.optim.Adam(
-                self.G.parameters(), lr=hp.generator_lr, betas=hp.generator_betas, **variant.adam
-            )
-            self.opt_D = torch.optim.Adam(
-                self.D.parameters(), lr=hp.discriminator_lr, betas=hp.discriminator_betas, **variant.adam
-            )
         self.memory_format = torch.channels_last if variant.channels_last else torch.contiguous_format
         if variant.channels_last:
             self.G.to(memory_format=torch.channels_last)
