@@ -267,3 +267,26 @@ def test_same_seed_same_run(tmp_path):
     z = torch.randn(4, 100)
     outputs = [r.load_generator()(z) for r in (a, b, c)]
     assert torch.equal(outputs[0], outputs[1]) and not torch.equal(outputs[0], outputs[2])
+
+
+class StopAt(Callback):
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step(self, trainer, step):
+        if step == self.step:
+            trainer.stop()
+
+
+def test_a_callback_can_end_the_run_early_and_it_stays_resumable(tmp_path):
+    trainer = Trainer(TrainConfig(**tiny_config(tmp_path / "run"), steps=50, progress=False), callbacks=[StopAt(7)])
+    run = trainer.run()
+    assert run.step == 7 and run.generator_path.is_file()
+    assert ckpt.list_checkpoints(run.directory)[-1][0] == 7
+    assert ganzoo.train(steps=9, resume=run.directory).step == 9
+
+
+def test_a_failed_start_leaves_no_run_directory(tmp_path):
+    with pytest.raises(ganzoo.UsageError, match="unknown dataset"):
+        ganzoo.train(steps=5, **tiny_config(tmp_path / "run", dataset="nosuchdata"))
+    assert not (tmp_path / "run").exists()
