@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from ganzoo.bench import machine_description
 from ganzoo.datasets.base import ImageDataset, load_dataset
 from ganzoo.training import TrainConfig, Trainer
 
@@ -90,31 +91,18 @@ def interleaved_medians(
 
 def machine() -> dict[str, Any]:
     """CPU model, cores, threads, torch version and the date: what every figure is reported with."""
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    info = {
-        "cpu": cpu,
-        "cores": cores,
-        "torch_threads": torch.get_num_threads(),
+    return {
+        **machine_description(),
         "torch": torch.__version__,
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name()
-    return info
 
 
 def machine_line() -> str:
     m = machine()
     gpu = f", {m['gpu']}" if "gpu" in m else ""
-    return f"{m['cpu']}, {m['cores']} cores, {m['torch_threads']} torch threads{gpu}; torch {m['torch']}; {m['date']}"
+    threads = f"{m['torch_threads']} torch threads{gpu}"
+    return f"{m['cpu']}, {m['cpu_count']} cores, {threads}; torch {m['torch']}; {m['date']}"
 
 
 def markdown_table(columns: list[str], rows: list[list[str]]) -> str:

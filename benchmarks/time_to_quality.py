@@ -88,6 +88,7 @@ class QualityRun:
     reached: Evaluation | None = None
     eval_seconds: float = 0.0
     iterations: int = 0
+    seconds: float = 0.0  # training seconds at the last iteration
     started: float = 0.0
     next_evaluation: float = 0.0
 
@@ -100,11 +101,11 @@ class QualityRun:
     def after_iteration(self, sample: Callable[[], torch.Tensor]) -> bool:
         """Count an iteration, evaluate when due; True when the run should stop."""
         self.iterations += 1
-        seconds = self.training_seconds()
+        seconds = self.seconds = self.training_seconds()
         out_of_time = seconds >= self.limit
         if seconds >= self.next_evaluation or out_of_time:
             synchronize(self.device)
-            seconds = self.training_seconds()
+            seconds = self.seconds = self.training_seconds()
             begin = time.perf_counter()
             fid = self.judge(sample())
             self.eval_seconds += time.perf_counter() - begin
@@ -129,7 +130,7 @@ class QualityRun:
             "best_fid": best.fid if best else None,
             "best_seconds": best.seconds if best else None,
             "iterations": self.iterations,
-            "training_seconds": round(self.training_seconds(), 2),
+            "training_seconds": round(self.seconds, 2),
             "evaluation_seconds": round(self.eval_seconds, 2),
             "evaluations": [asdict(e) for e in self.evaluations],
         }
@@ -228,14 +229,14 @@ def results_markdown(report: dict[str, Any]) -> str:
     ]
     m = report["machine"]
     lines = [
-        f"Threshold: FID {report['threshold']:.1f} = test digits blurred with a Gaussian of sigma {BLUR_SIGMA} "
-        f"against `mnist-10k:test` ({report['n_eval']} vs {report['n_eval']} images, lenet-mnist features). "
+        f"Threshold: FID {report['threshold']:.1f} ({report['threshold_source']}); FID of {report['n_eval']} "
+        f"generated vs {report['n_eval']} `mnist-10k:test` images, lenet-mnist features. "
         f"Evaluated every {report['eval_every_seconds']:.0f} s of training, limit {report['limit_seconds']:.0f} s, "
         f"seed {report['seed']}; training time excludes evaluation.",
         "",
         markdown_table(columns, rows),
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores, {m['torch_threads']} torch threads, torch {m['torch']}, "
+        f"Machine: {m['cpu']}, {m['cpu_count']} cores, {m['torch_threads']} torch threads, torch {m['torch']}, "
         f"{m['date']}. Command: `{report['command']}`",
     ]
     if report.get("resize_round_trip_fid") is not None:
@@ -307,9 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "command": "python -m benchmarks.time_to_quality " + " ".join(sys.argv[1:] if argv is None else argv),
         "threshold": threshold,
-        "threshold_source": "given"
+        "threshold_source": "given with --threshold"
         if args.threshold is not None
-        else f"blurred test digits, sigma {BLUR_SIGMA}",
+        else f"the same test digits blurred with a Gaussian of sigma {BLUR_SIGMA:g}",
         "n_eval": judge.n,
         "reference_split": "mnist-10k:test",
         "training_split": "mnist-10k:train",
