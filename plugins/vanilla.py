@@ -70,7 +70,6 @@ SPEC = ganzoo.ModelSpec(
         discriminator_lr=2e-4,
         generator_betas=(0.5, 0.999),
         discriminator_betas=(0.5, 0.999),
-        critic_steps=1,
         batch_size=64,
         loss="non-saturating",
     ),

@@ -12,12 +12,13 @@ import torch
 
 from ganzoo import checkpoint as ckpt
 from ganzoo import distributed
+from ganzoo.commands import SEED
 from ganzoo.commands.datasets import dataset_options
 from ganzoo.console import console
 from ganzoo.datasets.base import to_uint8
 from ganzoo.errors import GanzooError, UsageError
 from ganzoo.images import save_grid, save_npz, save_png_folder
-from ganzoo.training import TrainConfig, Trainer
+from ganzoo.training import TrainConfig, Trainer, select_device
 
 POSITIVE = click.IntRange(min=1)
 
@@ -28,12 +29,16 @@ POSITIVE = click.IntRange(min=1)
 @click.option("--steps", type=POSITIVE, default=None, help="Total generator steps (default 2000).")
 @click.option("--batch-size", type=POSITIVE, default=None, help="Images per step (default: the model's).")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None, help="Run directory.")
-@click.option("--seed", type=int, default=None, help="Seed for weights, noise and data order (default 0).")
+@click.option("--seed", type=SEED, default=None, help="Seed for weights, noise and data order (default 0).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a hyperparameter.")
 @click.option("--resume", type=click.Path(path_type=Path), default=None, help="Continue this run directory.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--compile", "compile_", is_flag=True, help="Use torch.compile for G and D.")
+@click.option(
+    "--amp/--no-amp", default=None,
+    help="bf16 autocast (default: on with CUDA and on CPUs with AMX bf16 units, off elsewhere).",
+)
 @click.option("--no-ema", is_flag=True, help="Do not keep an EMA of the generator.")
 @click.option("--ema-decay", type=click.FloatRange(0, 1, max_open=True), default=None, help="EMA decay.")
 @click.option("--log-every", type=POSITIVE, default=None, help="Steps between metrics lines (default 50).")
@@ -137,7 +142,7 @@ def parse_grid(text: str) -> tuple[int, int]:
 @click.option("--n", "count", type=POSITIVE, default=None, help="Number of images (default: grid size, 16).")
 @click.option("--grid", default=None, help="ROWSxCOLUMNS of the PNG grid (default 4x4).")
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=None, help="Output file or folder.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the latent vectors.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the latent vectors.")
 @click.option(
     "--format", "fmt", type=click.Choice(["grid", "npz", "png-dir"]), default="grid", show_default=True,
     help="One PNG grid, an .npz of uint8 images, or a folder of PNGs.",
@@ -163,6 +168,7 @@ def sample(source: Path, count, grid, output, seed, fmt, overwrite, device) -> N
         output = Path({"grid": "samples.png", "npz": "samples.npz", "png-dir": "samples"}[fmt])
     if output.exists() and not overwrite:
         raise UsageError(f"{output} already exists; choose another --output or pass --overwrite.")
+    device = select_device(device)
     G = ckpt.load_generator(source, device)
     with torch.no_grad():
         generator = torch.Generator(device=device).manual_seed(seed)
