@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ganzoo.errors import CheckpointError
+from ganzoo.errors import CheckpointError, GanzooError, exception_line
 from ganzoo.interfaces import Generator
 
 FORMAT_VERSION = 1
@@ -54,8 +54,15 @@ def atomic_write_bytes(path: Path, write: Any) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` atomically; a full disk or a read-only directory leaves the files there untouched."""
     state = {"format_version": FORMAT_VERSION, **state}
-    atomic_write_bytes(path, lambda handle: torch.save(state, handle))
+    try:
+        atomic_write_bytes(path, lambda handle: torch.save(state, handle))
+    except OSError as exc:
+        raise CheckpointError(
+            f"cannot write {path}: {exc.strerror or exc}. Nothing was replaced: the checkpoints already there "
+            f"are intact. Free some disk space or make {Path(path).parent} writable, then resume the run."
+        ) from exc
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -74,7 +81,7 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         else:
             kind = "is truncated or not a ganzoo checkpoint"
         raise CheckpointError(f"checkpoint {path} {kind} ({type(exc).__name__}).") from None
-    if not isinstance(state, dict) or "format_version" not in state:
+    if not isinstance(state, dict) or not isinstance(state.get("format_version"), int):
         raise CheckpointError(f"{path} is not a ganzoo checkpoint (no format_version).")
     if state["format_version"] > FORMAT_VERSION:
         raise CheckpointError(
@@ -116,8 +123,26 @@ def latest_checkpoint(run_dir: Path) -> tuple[dict[str, Any], Path]:
 
 
 def prune_checkpoints(run_dir: Path, keep: int) -> None:
+    """Keep the newest ``keep`` checkpoints; also remove temp files that a killed writer left behind."""
     for _, path in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
         path.unlink(missing_ok=True)
+    directory = Path(run_dir) / CHECKPOINT_DIR
+    for leftover in directory.glob(".*.tmp-*") if directory.is_dir() else []:
+        writer = leftover.name.rpartition("-")[2]
+        if writer.isdigit() and not _process_alive(int(writer)):
+            leftover.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but belongs to someone else
+        return True
+    return True
 
 
 def file_sha256(path: Path) -> str:
@@ -136,11 +161,15 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
         raise CheckpointError(f"{run_dir} is not a ganzoo run directory (no {CONFIG_FILE}).") from None
     except (OSError, ValueError) as exc:
         raise CheckpointError(f"cannot read {path}: {exc}") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path} is not a ganzoo run config (it holds a JSON {type(config).__name__}).")
     version = config.get("format_version", 0)
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(
             f"{run_dir} was written by a newer ganzoo (format version {version}); upgrade ganzoo to use it."
         )
+    if not isinstance(config.get("train"), dict):
+        raise CheckpointError(f"{path} lacks the run's training settings ('train'); it is damaged or not a run's.")
     return config
 
 
@@ -165,26 +194,39 @@ def build_generator_from_state(state: dict[str, Any], source: Path) -> Generator
     from ganzoo.spec import Hyperparameters
 
     try:
-        model = state["model"]
+        model = str(state["model"])
         image_shape = tuple(int(v) for v in state["image_shape"])
         hp_fields = dict(state["hyperparameters"])
-    except (KeyError, TypeError, ValueError):
-        raise CheckpointError(f"{source} lacks the model name, image shape or hyperparameters.") from None
-    for key in ("generator_betas", "discriminator_betas"):
-        if key in hp_fields:
-            hp_fields[key] = tuple(hp_fields[key])
-    spec = zoo().models.get(model)
-    hp = Hyperparameters(**hp_fields)
-    G, _ = spec.build(image_shape, hp)
+        for key in ("generator_betas", "discriminator_betas"):
+            if key in hp_fields:
+                hp_fields[key] = tuple(hp_fields[key])
+        hp = Hyperparameters(**hp_fields)
+        hp.validate()
+    except (KeyError, TypeError, ValueError, GanzooError) as exc:
+        raise CheckpointError(
+            f"{source} lacks a usable model name, image shape or hyperparameters ({exception_line(exc)})."
+        ) from None
+    if model not in zoo().models:
+        raise CheckpointError(
+            f"{source} holds model {model!r}, which no installed plugin provides; install the plugin that "
+            f"provides it (see `ganzoo list`). {zoo().why_missing(model)}".rstrip()
+        )
+    G, _ = zoo().models.get(model).build(image_shape, hp)
     weights = state.get("ema_generator") or state.get("generator")
     try:
         G.load_state_dict(weights)
     except (RuntimeError, TypeError, AttributeError) as exc:
         raise CheckpointError(
             f"{source}: the weights do not fit model {model!r} at {'x'.join(map(str, image_shape))}: "
-            f"{str(exc).splitlines()[0]}"
+            f"{_state_dict_problem(exc)}"
         ) from None
     return G.eval()
+
+
+def _state_dict_problem(exc: BaseException) -> str:
+    """torch's load_state_dict message on one line: its first line only says an error follows."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generator:

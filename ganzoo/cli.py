@@ -32,7 +32,8 @@ class GanzooGroup(click.Group):
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
         except OSError as exc:  # a full disk, a read-only directory, a missing file
-            click.echo(f"Error: {exc.strerror or exc} ({exc.filename or ''})".rstrip(" ()"), err=True)
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(f"Error: {exc.strerror or exc}{where}", err=True)
             sys.exit(1)
 
 

@@ -27,10 +27,19 @@ class UnknownNameError(UsageError):
         message = f"unknown {kind} {name!r}."
         if close:
             message += f" Did you mean {' or '.join(repr(c) for c in close)}?"
-        message += f" Available {kind}s: {', '.join(known) if known else '(none)'}."
+        message += f" Available {_plural(kind)}: {', '.join(known) if known else '(none)'}."
         if extra:
             message += " " + extra
         super().__init__(message)
+
+
+def _plural(kind: str) -> str:
+    """'model' -> 'models', 'loss' -> 'losses', 'penalty' -> 'penalties'."""
+    if kind.endswith("s"):
+        return kind + "es"
+    if kind.endswith("y"):
+        return kind[:-1] + "ies"
+    return kind + "s"
 
 
 class PluginError(GanzooError):
@@ -43,3 +52,10 @@ class CheckpointError(GanzooError):
 
 class DatasetError(GanzooError):
     """Data that cannot be found, downloaded, verified or decoded."""
+
+
+def exception_line(exc: BaseException) -> str:
+    """``Type: first line`` of an exception from code ganzoo calls: torch's messages span many lines (C++
+    frames), and an ``Error:`` message is one line."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

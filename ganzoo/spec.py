@@ -4,13 +4,14 @@ variant, so that none of them contains model-specific code."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-from ganzoo.errors import PluginError, UsageError
+from ganzoo.errors import GanzooError, PluginError, UsageError, exception_line
 from ganzoo.interfaces import Discriminator, Generator, ImageShape
 
 
@@ -41,14 +42,14 @@ class Hyperparameters:
             if getattr(self, name) <= 0:
                 raise UsageError(f"{name} must be positive, got {getattr(self, name)}.")
         for name in ("generator_lr", "discriminator_lr"):
-            if not getattr(self, name) > 0:
-                raise UsageError(f"{name} must be a positive number, got {getattr(self, name)}.")
+            if not 0 < getattr(self, name) < math.inf:  # also refuses nan
+                raise UsageError(f"{name} must be a positive finite number, got {getattr(self, name)}.")
         for name in ("generator_betas", "discriminator_betas"):
             betas = getattr(self, name)
             if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
                 raise UsageError(f"{name} must be two numbers in [0, 1), got {betas}.")
-        if self.penalty_weight < 0:
-            raise UsageError(f"penalty_weight must be >= 0, got {self.penalty_weight}.")
+        if not 0 <= self.penalty_weight < math.inf:
+            raise UsageError(f"penalty_weight must be a finite number >= 0, got {self.penalty_weight}.")
 
 
 GeneratorFactory = Callable[[ImageShape, Hyperparameters], Generator]
@@ -88,16 +89,24 @@ class ModelSpec:
         image_shape = tuple(image_shape or self.default_image_shape)  # type: ignore[assignment]
         hp = hyperparameters or self.defaults
         self.check_image_shape(image_shape)
-        G = self.build_generator(image_shape, hp)
-        D = self.build_discriminator(image_shape, hp)
+        try:
+            G = self.build_generator(image_shape, hp)
+            D = self.build_discriminator(image_shape, hp)
+        except GanzooError:
+            raise
+        except Exception as exc:  # a plugin's bug, or hyperparameters its networks cannot take
+            raise PluginError(
+                f"{_whose(self.name)} failed to build its networks at {'x'.join(map(str, image_shape))}: "
+                f"{exception_line(exc)}"
+            ) from exc
         if not isinstance(G, Generator) or not isinstance(D, Discriminator):
             raise PluginError(
-                f"model {self.name!r}: build_generator/build_discriminator must return ganzoo.Generator and "
+                f"{_whose(self.name)}: build_generator/build_discriminator must return ganzoo.Generator and "
                 f"ganzoo.Discriminator instances, got {type(G).__name__} and {type(D).__name__}."
             )
         if tuple(G.image_shape) != tuple(image_shape) or G.latent_dim != hp.latent_dim:
             raise PluginError(
-                f"model {self.name!r}: generator declares image_shape {G.image_shape} and latent_dim "
+                f"{_whose(self.name)}: generator declares image_shape {G.image_shape} and latent_dim "
                 f"{G.latent_dim}, but {image_shape} and {hp.latent_dim} were asked for."
             )
         return G, D
@@ -109,19 +118,36 @@ def check_model_outputs(spec: ModelSpec, G: Generator, D: Discriminator) -> None
     G.eval(), D.eval()
     try:
         with torch.no_grad():
-            images = G(torch.zeros(2, G.latent_dim, device=next(G.parameters()).device))
-            scores = D(images)
+            images = _forward(spec, "G", G, torch.zeros(2, G.latent_dim, device=next(G.parameters()).device))
+            if tuple(images.shape) != (2, *G.image_shape):
+                raise PluginError(
+                    f"{_whose(spec.name)}: generator output has shape {tuple(images.shape[1:])}, "
+                    f"but it declares image_shape {G.image_shape}."
+                )
+            scores = _forward(spec, "D", D, images)
     finally:
         G.train(was_training[0]), D.train(was_training[1])
-    if tuple(images.shape) != (2, *G.image_shape):
-        raise PluginError(
-            f"model {spec.name!r}: generator output has shape {tuple(images.shape[1:])}, "
-            f"but it declares image_shape {G.image_shape}."
-        )
     if tuple(scores.shape) != (2,):
         raise PluginError(
-            f"model {spec.name!r}: discriminator must return shape (N,), returned {tuple(scores.shape)}."
+            f"{_whose(spec.name)}: discriminator must return shape (N,), returned {tuple(scores.shape)}."
         )
+
+
+def _forward(spec: ModelSpec, which: str, network: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    try:
+        return network(inputs)
+    except Exception as exc:  # the plugin's forward pass: say whose it is
+        raise PluginError(f"{_whose(spec.name)}: {which} failed on a batch of two: {exception_line(exc)}") from exc
+
+
+def _whose(model: str) -> str:
+    """"model 'x' from plugin 'y'", so that an error names the package to blame or fix."""
+    from ganzoo.registry import zoo
+
+    try:
+        return f"model {model!r} from plugin {zoo().models.plugin_of(model)!r}"
+    except GanzooError:  # a spec used without registering it (tests, the conformance kit)
+        return f"model {model!r}"
 
 
 def parse_override(hp: Hyperparameters, assignment: str) -> Hyperparameters:

@@ -1,1 +1,7 @@
 """The CLI's commands, one module per area; ganzoo.cli assembles them into the ``ganzoo`` group."""
+
+import click
+
+# --seed of every command: torch and numpy take seeds up to 2**32 - 1 everywhere (larger ones overflow
+# torch.manual_seed, negative ones mean nothing more), and commands derive seed + 1, seed + 2 from it.
+SEED = click.IntRange(0, 2**32 - 1)

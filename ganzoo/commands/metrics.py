@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 import ganzoo
+from ganzoo.commands import SEED
 from ganzoo.commands.datasets import dataset_options, options_from_cli
 from ganzoo.console import print_json, print_table, warn
 from ganzoo.errors import UsageError
@@ -40,7 +41,7 @@ POSITIVE = click.IntRange(min=1)
     default=None,
     help="Images from each source (default: all of a dataset, .npz or folder; 10,000 from a generator).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed for subsets, latents and KID.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed for subsets, latents and KID.")
 @click.option(
     "--inception-weights",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ganzoo.checkpoint import file_sha256
-from ganzoo.errors import GanzooError, UsageError
+from ganzoo.errors import GanzooError, UsageError, exception_line
 
 WEIGHTS_ENV = "GANZOO_INCEPTION_WEIGHTS"
 NUM_FEATURES = 2048
@@ -55,12 +55,25 @@ def inception_network(weights: Path) -> nn.Module:
     interpolation (``antialias=False``), as the reference FID implementation does."""
     from torchmetrics.image.fid import NoTrainInceptionV3
 
+    refuse_pickled_objects(weights)
     return NoTrainInceptionV3(
         name="inception-v3-compat",
         features_list=[str(NUM_FEATURES)],
         feature_extractor_weights_path=str(weights),
         antialias=False,
     )
+
+
+def refuse_pickled_objects(weights: Path) -> None:
+    """torch-fidelity reads the file with a plain ``torch.load``, which unpickles arbitrary objects on torch
+    older than 2.6; reading it with ``weights_only=True`` first refuses any file that holds more than tensors."""
+    try:
+        torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as exc:  # an UnpicklingError for objects, a RuntimeError for a damaged file
+        raise GanzooError(
+            f"{weights} is not a plain file of InceptionV3 weights and was refused without running anything in "
+            f"it ({exception_line(exc)}); {WEIGHTS_HINT}."
+        ) from None
 
 
 def build_inception(weights: Path | None = None) -> InceptionFeatures:
