@@ -7,6 +7,7 @@ to rebuild it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -40,8 +41,11 @@ def atomic_write_bytes(path: Path, write: Any) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # a full disk, a read-only directory: name the file asked for, not the temp file
+        _remove_quietly(tmp)
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _remove_quietly(tmp)
         raise
     try:
         directory = os.open(path.parent, os.O_RDONLY)
@@ -53,16 +57,37 @@ def atomic_write_bytes(path: Path, write: Any) -> None:
         os.close(directory)
 
 
+def _remove_quietly(path: Path) -> None:
+    """Remove a temp file if there is one; on a read-only file system even that fails, and nothing is lost."""
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
+
+
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write ``state`` atomically; a full disk or a read-only directory leaves the files there untouched."""
     state = {"format_version": FORMAT_VERSION, **state}
     try:
         atomic_write_bytes(path, lambda handle: torch.save(state, handle))
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:
+        # torch.save reports a full disk as a RuntimeError of its zip writer, raised while handling the OSError.
+        failure = _os_error_in(exc)
+        if failure is None:
+            raise
         raise CheckpointError(
-            f"cannot write {path}: {exc.strerror or exc}. Nothing was replaced: the checkpoints already there "
-            f"are intact. Free some disk space or make {Path(path).parent} writable, then resume the run."
+            f"cannot write {path}: {failure.strerror or failure}. Nothing was replaced: the checkpoints already "
+            f"there are intact. Free some disk space or make {Path(path).parent} writable, then resume the run."
         ) from exc
+
+
+def _os_error_in(exc: BaseException | None) -> OSError | None:
+    """``exc`` or the OSError it was raised from or while handling, if any."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, OSError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -112,7 +137,10 @@ def latest_checkpoint(run_dir: Path) -> tuple[dict[str, Any], Path]:
     """The newest checkpoint of a run that loads; a damaged newer one is skipped with its reason."""
     candidates = list_checkpoints(run_dir)
     if not candidates:
-        raise CheckpointError(f"run directory {run_dir} has no checkpoints to resume from.")
+        raise CheckpointError(
+            f"run directory {run_dir} has no checkpoints to resume from: it stopped before its first checkpoint. "
+            f"Start it again with `ganzoo train --out {run_dir} --overwrite` and its options, or choose another --out."
+        )
     problems = []
     for _, path in reversed(candidates):
         try:

@@ -99,6 +99,7 @@ CLI_ROWS = {
     "steps-0": (["train", "--steps", "0"], "'--steps': 0 is not in the range x>=1"),
     "steps-not-a-number": (["train", "--steps", "many"], "'many' is not a valid integer"),
     "batch-size-0": (["train", "--batch-size", "0", "--steps", "1"], "'--batch-size': 0 is not in the range"),
+    "batch-larger-than-the-dataset": (["train", "--batch-size", "20000", "--steps", "1"], "larger than the dataset"),
     "negative-learning-rate": (
         ["train", "--set", "generator_lr=-0.1", "--steps", "1"], "generator_lr must be a positive finite number"
     ),
@@ -208,6 +209,14 @@ def test_an_unreadable_run_config_is_a_clear_error(run_copy, content, fragment):
     assert_one_error_line(invoke("train", "--resume", run_copy, "--steps", "20"), 1, fragment)
 
 
+def test_a_run_stopped_before_its_first_checkpoint_says_how_to_start_it_again(run_copy):
+    for _, path in ckpt.list_checkpoints(run_copy):
+        path.unlink()
+    result = invoke("train", "--resume", run_copy, "--steps", "20")
+    assert_one_error_line(result, 1, "stopped before its first checkpoint")
+    assert f"--out {run_copy} --overwrite" in result.output
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="ganzoo/training.py Trainer._truncate_metrics parses every metrics.jsonl line with json.loads and "
@@ -259,10 +268,25 @@ def _fail_writes_of(monkeypatch, name_part: str, error_number: int, where: str) 
     def failure(path) -> OSError:
         return OSError(error_number, os.strerror(error_number), str(path))
 
+    class FillsUp:
+        """A file on a disk with 1000 bytes free: torch.save itself meets the OSError, as on a real disk."""
+
+        def __init__(self, handle) -> None:
+            self.handle, self.free = handle, 1000
+
+        def write(self, data) -> int:
+            if len(data) > self.free:
+                self.handle.write(bytes(data[: self.free]))
+                raise failure(self.handle.name)
+            self.free -= len(data)
+            return self.handle.write(data)
+
+        def flush(self) -> None:
+            self.handle.flush()
+
     def save(obj, handle, *args, **kwargs):
         if name_part in getattr(handle, "name", ""):
-            handle.write(b"\x80\x02half a checkpoint")
-            raise failure(handle.name)
+            handle = FillsUp(handle)
         return real_save(obj, handle, *args, **kwargs)
 
     def open_for_writing(path, mode="r", *args, **kwargs):
@@ -310,6 +334,21 @@ def test_the_cli_reports_a_full_disk_in_one_line_and_how_to_go_on(tmp_path, monk
     assert_one_error_line(result, 1, "No space left on device. Nothing was replaced")
     assert "resume the run" in result.output
     assert ckpt.load_checkpoint(ckpt.checkpoint_path(out, 5))["step"] == 5
+
+
+def test_a_write_on_a_read_only_file_system_names_the_file_asked_for(tmp_path, monkeypatch):
+    target = tmp_path / "metrics.jsonl"
+    target.write_text("kept\n")
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(ckpt, "open", read_only, raising=False)
+    monkeypatch.setattr(Path, "unlink", read_only)  # on a read-only file system even removing a file fails
+    with pytest.raises(OSError, match="Read-only file system") as raised:
+        ckpt.atomic_write_bytes(target, lambda handle: handle.write(b"new"))
+    assert raised.value.filename == str(target) and raised.value.errno == errno.EROFS
+    assert target.read_text() == "kept\n"
 
 
 KILLED_WRITER = textwrap.dedent(
@@ -415,6 +454,8 @@ def test_a_model_whose_networks_misbehave_is_refused_naming_its_plugin(fresh_zoo
     result = invoke("train", "--model", "oddgan", "--steps", "1", "--out", tmp_path / "run", "--no-progress")
     assert_one_error_line(result, 1, "model 'oddgan' from plugin 'oddgan-plugin'")
     assert fragment in result.output and not (tmp_path / "run").exists()
+    info = invoke("info", "oddgan")  # `info` runs the networks too, so it never shows a model that cannot train
+    assert_one_error_line(info, 1, fragment)
     # The other models keep working.
     assert ganzoo.train(steps=1, **tiny_config(tmp_path / "dcgan", log_every=1)).step == 1
 
@@ -474,3 +515,22 @@ def test_inception_weights_holding_pickled_objects_are_refused_without_running_t
     with pytest.raises(GanzooError, match="refused without running anything"):
         inception.build_inception(tmp_path / "pt_inception.pth")
     assert not (tmp_path / "code-ran").exists()
+
+
+# -- docs/RELIABILITY.md ----------------------------------------------------------------------------------------
+
+TEST_REFERENCE = re.compile(r"(tests/test_\w+\.py)::(\w+)(?:\[([\w-]+)\])?")
+
+
+def test_every_row_of_the_reliability_table_names_tests_that_exist():
+    document = (REPOSITORY / "docs" / "RELIABILITY.md").read_text()
+    tables = document[document.index("## The command line") :]  # the exit-status table above has no tests
+    headers = ("| bad", "| fault", "| plugin", "| guarantee", "|---")
+    rows = [line for line in tables.splitlines() if line.startswith("|") and not line.startswith(headers)]
+    assert len(rows) >= 40
+    missing = [row[:60] for row in rows if not TEST_REFERENCE.search(row)]
+    assert not missing, f"rows without a test: {missing}"
+    for file, function, case in TEST_REFERENCE.findall(document):
+        source = (REPOSITORY / file).read_text()
+        assert re.search(rf"^def {function}\(", source, re.MULTILINE), f"{file}::{function} does not exist"
+        assert not case or re.search(rf"[\"']{case}[\"']", source), f"{file}::{function}[{case}]: no such case"

@@ -10,6 +10,7 @@ import click
 from ganzoo.console import print_json, print_table, warn
 from ganzoo.errors import UsageError
 from ganzoo.registry import LOAD_ENV, PluginInfo, Zoo, zoo
+from ganzoo.spec import check_model_outputs
 
 
 def _shape_text(shape) -> str:
@@ -108,6 +109,7 @@ def info(model: str, image_shape: str | None, as_json: bool) -> None:
     plugin = z.plugins[z.models.plugin_of(spec.name)]
     shape = parse_image_shape(image_shape) if image_shape else spec.default_image_shape
     G, D = spec.build(shape, spec.defaults)  # a plugin's failure is a PluginError naming the plugin
+    check_model_outputs(spec, G, D)  # so that a model `info` shows is one that can train
     data = {
         "name": spec.name,
         "aliases": list(spec.aliases),
