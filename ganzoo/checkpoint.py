@@ -69,13 +69,15 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     try:
         atomic_write_bytes(path, lambda handle: torch.save(state, handle))
     except (OSError, RuntimeError) as exc:
-        # torch.save reports a full disk as a RuntimeError of its zip writer, raised while handling the OSError.
+        # torch.save reports a full disk as a RuntimeError of its zip writer, raised while handling the
+        # OSError.
         failure = _os_error_in(exc)
         if failure is None:
             raise
         raise CheckpointError(
-            f"cannot write {path}: {failure.strerror or failure}. Nothing was replaced: the checkpoints already "
-            f"there are intact. Free some disk space or make {Path(path).parent} writable, then resume the run."
+            f"cannot write {path}: {failure.strerror or failure}. Nothing was replaced: the checkpoints "
+            f"already there are intact. Free some disk space or make {Path(path).parent} writable, then "
+            "resume the run."
         ) from exc
 
 
@@ -138,8 +140,9 @@ def latest_checkpoint(run_dir: Path) -> tuple[dict[str, Any], Path]:
     candidates = list_checkpoints(run_dir)
     if not candidates:
         raise CheckpointError(
-            f"run directory {run_dir} has no checkpoints to resume from: it stopped before its first checkpoint. "
-            f"Start it again with `ganzoo train --out {run_dir} --overwrite` and its options, or choose another --out."
+            f"run directory {run_dir} has no checkpoints to resume from: it stopped before its first "
+            f"checkpoint. Start it again with `ganzoo train --out {run_dir} --overwrite` and its options, or "
+            "choose another --out."
         )
     problems = []
     for _, path in reversed(candidates):
@@ -197,7 +200,9 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
             f"{run_dir} was written by a newer ganzoo (format version {version}); upgrade ganzoo to use it."
         )
     if not isinstance(config.get("train"), dict):
-        raise CheckpointError(f"{path} lacks the run's training settings ('train'); it is damaged or not a run's.")
+        raise CheckpointError(
+            f"{path} lacks the run's training settings ('train'); it is damaged or not a run's."
+        )
     return config
 
 

@@ -137,7 +137,9 @@ def _forward(spec: ModelSpec, which: str, network: torch.nn.Module, inputs: torc
     try:
         return network(inputs)
     except Exception as exc:  # the plugin's forward pass: say whose it is
-        raise PluginError(f"{_whose(spec.name)}: {which} failed on a batch of two: {exception_line(exc)}") from exc
+        raise PluginError(
+            f"{_whose(spec.name)}: {which} failed on a batch of two: {exception_line(exc)}"
+        ) from exc
 
 
 def _whose(model: str) -> str:

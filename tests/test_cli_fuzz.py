@@ -32,26 +32,74 @@ from ganzoo.training import Run, Trainer
 
 EXAMPLES = int(os.environ.get("GANZOO_FUZZ_EXAMPLES", "0"))
 MODELS = ["dcgan", "vanilla", "wgan-gp", "wgan", "DCGAN", "dcgn", "tinygan"]
-DATASETS = ["mnist-10k", "mnist-10k:test", "mnist-10k:val", "mnist", "cifar10", "folder:pictures", "folder:",
-            "folder:absent", "pictures", "mnist-10k:test:x", ":"]
+DATASETS = [
+    "mnist-10k",
+    "mnist-10k:test",
+    "mnist-10k:val",
+    "mnist",
+    "cifar10",
+    "folder:pictures",
+    "folder:",
+    "folder:absent",
+    "pictures",
+    "mnist-10k:test:x",
+    ":",
+]
 DEVICES = ["cpu", "auto", "cuda", "cuda:1", "mps", "tpu", "cpu:0", "", "meta"]
-HYPERPARAMETERS = ["latent_dim", "generator_width", "discriminator_width", "generator_lr", "discriminator_lr",
-                   "generator_betas", "discriminator_betas", "critic_steps", "batch_size", "loss", "penalty",
-                   "penalty_weight", "nosuch", "LATENT-DIM", ""]
+HYPERPARAMETERS = [
+    "latent_dim",
+    "generator_width",
+    "discriminator_width",
+    "generator_lr",
+    "discriminator_lr",
+    "generator_betas",
+    "discriminator_betas",
+    "critic_steps",
+    "batch_size",
+    "loss",
+    "penalty",
+    "penalty_weight",
+    "nosuch",
+    "LATENT-DIM",
+    "",
+]
 
 # What a user can type: argv never holds a NUL byte, so neither do these.
 TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
 NUMBER = st.one_of(
     st.integers(-3, 40).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
-    st.sampled_from(["0", "-0", "1e3", "1e400", "nan", "-inf", "", " 7 ", "99999999999999999999", "0x10", "½", "3,4"]),
+    st.sampled_from(
+        ["0", "-0", "1e3", "1e400", "nan", "-inf", "", " 7 ", "99999999999999999999", "0x10", "½", "3,4"]
+    ),
     TEXT,
 )
-GRID = st.one_of(st.builds("{}x{}".format, st.integers(-2, 6), st.integers(-2, 6)),
-                 st.sampled_from(["4", "x", "4x", "x4", "4X4", "4x4x4", "a x b", "1e1x2"]), TEXT)
+GRID = st.one_of(
+    st.builds("{}x{}".format, st.integers(-2, 6), st.integers(-2, 6)),
+    st.sampled_from(["4", "x", "4x", "x4", "4X4", "4x4x4", "a x b", "1e1x2"]),
+    TEXT,
+)
 ASSIGNMENT = st.one_of(
-    st.builds("{}={}".format, st.sampled_from(HYPERPARAMETERS), st.one_of(NUMBER, st.sampled_from(
-        ["hinge", "wasserstein", "none", "r1", "gradient-penalty", "0.5,0.9", "(0.1, 0.2)", "[0.5]", "true"]))),
+    st.builds(
+        "{}={}".format,
+        st.sampled_from(HYPERPARAMETERS),
+        st.one_of(
+            NUMBER,
+            st.sampled_from(
+                [
+                    "hinge",
+                    "wasserstein",
+                    "none",
+                    "r1",
+                    "gradient-penalty",
+                    "0.5,0.9",
+                    "(0.1, 0.2)",
+                    "[0.5]",
+                    "true",
+                ]
+            ),
+        ),
+    ),
     TEXT,
 )
 JUNK_ARGUMENT = st.one_of(st.sampled_from(["--bogus", "-x", "--", "--help", "-h", "--json", "extra"]), TEXT)
@@ -83,7 +131,11 @@ def fuzz(examples: int):
         derandomize=not EXAMPLES,
         deadline=None,
         database=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+        ],
     )
 
 
@@ -112,8 +164,14 @@ def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("fuzz")
     registry.reset()
     run = ganzoo.train(
-        steps=2, model="dcgan", out=str(root / "run"), overrides=["generator_width=4", "discriminator_width=4"],
-        batch_size=8, checkpoint_every=1, sample_every=0, log_every=1,
+        steps=2,
+        model="dcgan",
+        out=str(root / "run"),
+        overrides=["generator_width=4", "discriminator_width=4"],
+        batch_size=8,
+        checkpoint_every=1,
+        sample_every=0,
+        log_every=1,
     ).directory
     shutil.copytree(run, root / "resumable")
     (root / "empty.pt").write_bytes(b"")
@@ -132,8 +190,13 @@ def workspace(tmp_path_factory):
         try:
             return real_run_benchmark(config, console=console)
         except _StopBeforeEvaluating:
-            return {"reference_split": "mnist-10k:test", "n_fake": 2, "feature_extractor": {"name": config.features},
-                    "models": [], "floor": {"fid": 0.0, "kid": 0.0}}
+            return {
+                "reference_split": "mnist-10k:test",
+                "n_fake": 2,
+                "feature_extractor": {"name": config.features},
+                "models": [],
+                "floor": {"fid": 0.0, "kid": 0.0},
+            }
 
     def at_most_64_images(spec, n=None, *args, **kwargs):
         return real_load_image_source(spec, 64 if n is None else min(n, 64), *args, **kwargs)
@@ -163,49 +226,136 @@ DATASET_OPTIONS = {
     "--strict": None,
     "--no-download": None,
 }
-RUN_FILES = pick("run", "run/generator.pt", "run/checkpoints/step_000002.pt", "empty.pt", "random.pt", "absent",
-                 "pictures", ".", "mnist-10k")
-IMAGE_SOURCES = pick("mnist-10k:test", "mnist-10k:train", "mnist-10k", "run", "run/generator.pt", "digits.npz",
-                     "floats.npz", "absent.npz", "random.pt", "empty.pt", "folder:pictures", "pictures", "mnist:test",
-                     "nosuch:test", "./absent", "folder:")
+RUN_FILES = pick(
+    "run",
+    "run/generator.pt",
+    "run/checkpoints/step_000002.pt",
+    "empty.pt",
+    "random.pt",
+    "absent",
+    "pictures",
+    ".",
+    "mnist-10k",
+)
+IMAGE_SOURCES = pick(
+    "mnist-10k:test",
+    "mnist-10k:train",
+    "mnist-10k",
+    "run",
+    "run/generator.pt",
+    "digits.npz",
+    "floats.npz",
+    "absent.npz",
+    "random.pt",
+    "empty.pt",
+    "folder:pictures",
+    "pictures",
+    "mnist:test",
+    "nosuch:test",
+    "./absent",
+    "folder:",
+)
 
-TRAIN = command_line("train", [], {
-    "--model": pick(*MODELS), "--dataset": pick(*DATASETS), "--steps": NUMBER, "--batch-size": NUMBER,
-    "--out": pick("runs/new", "run", "resumable", "pictures", "empty.pt", "", "."), "--seed": NUMBER,
-    "--set": ASSIGNMENT, "--resume": pick("resumable", "run", "absent", "pictures", "empty.pt"),
-    "--overwrite": None, "--device": pick(*DEVICES), "--compile": None, "--no-ema": None, "--ema-decay": NUMBER,
-    "--log-every": NUMBER, "--sample-every": NUMBER, "--checkpoint-every": NUMBER, "--keep-checkpoints": NUMBER,
-    "--no-progress": None, **DATASET_OPTIONS,
-})
-SAMPLE = command_line("sample", [RUN_FILES], {
-    "--n": NUMBER, "--grid": GRID, "--output": pick("out.png", "out.npz", "outdir", "absent/dir/x.png", "digits.npz"),
-    "--seed": NUMBER, "--format": pick("grid", "npz", "png-dir", "jpeg"), "--overwrite": None,
-    "--device": pick(*DEVICES),
-})
-FID = command_line("fid", [IMAGE_SOURCES, IMAGE_SOURCES], {
-    "--features": pick("lenet-mnist", "lenet", "inception", "nosuch"), "--n": NUMBER, "--seed": NUMBER,
-    "--inception-weights": pick("absent.pth", "random.pt", "empty.pt", "pictures"), "--kid-subsets": NUMBER,
-    "--kid-subset-size": NUMBER, "--device": pick(*DEVICES), "--json": None, **DATASET_OPTIONS,
-})
-BENCH = command_line("bench", [], {
-    "--model": pick(*MODELS), "--all": None, "--dataset": pick(*DATASETS), "--steps": NUMBER,
-    "--time-budget": pick("5m", "90s", "1.5h", "0", "-1", "10x", "1e3"), "--seeds": NUMBER, "--eval-every": NUMBER,
-    "--n-eval": NUMBER, "--features": pick("lenet-mnist", "lenet", "inception", "nosuch"),
-    "--out": pick("bench/a", "run", "empty.pt"), "--set": ASSIGNMENT, "--device": pick(*DEVICES), "--quick": None,
-})
-INFO = command_line("info", [pick(*MODELS)], {
-    "--image-shape": pick("1x28x28", "3x32x32", "1x64x64", "1x99x99", "28x28", "0x28x28", "1,28,28", "-1x28x28"),
-    "--json": None,
-})
+TRAIN = command_line(
+    "train",
+    [],
+    {
+        "--model": pick(*MODELS),
+        "--dataset": pick(*DATASETS),
+        "--steps": NUMBER,
+        "--batch-size": NUMBER,
+        "--out": pick("runs/new", "run", "resumable", "pictures", "empty.pt", "", "."),
+        "--seed": NUMBER,
+        "--set": ASSIGNMENT,
+        "--resume": pick("resumable", "run", "absent", "pictures", "empty.pt"),
+        "--overwrite": None,
+        "--device": pick(*DEVICES),
+        "--compile": None,
+        "--no-ema": None,
+        "--ema-decay": NUMBER,
+        "--log-every": NUMBER,
+        "--sample-every": NUMBER,
+        "--checkpoint-every": NUMBER,
+        "--keep-checkpoints": NUMBER,
+        "--no-progress": None,
+        **DATASET_OPTIONS,
+    },
+)
+SAMPLE = command_line(
+    "sample",
+    [RUN_FILES],
+    {
+        "--n": NUMBER,
+        "--grid": GRID,
+        "--output": pick("out.png", "out.npz", "outdir", "absent/dir/x.png", "digits.npz"),
+        "--seed": NUMBER,
+        "--format": pick("grid", "npz", "png-dir", "jpeg"),
+        "--overwrite": None,
+        "--device": pick(*DEVICES),
+    },
+)
+FID = command_line(
+    "fid",
+    [IMAGE_SOURCES, IMAGE_SOURCES],
+    {
+        "--features": pick("lenet-mnist", "lenet", "inception", "nosuch"),
+        "--n": NUMBER,
+        "--seed": NUMBER,
+        "--inception-weights": pick("absent.pth", "random.pt", "empty.pt", "pictures"),
+        "--kid-subsets": NUMBER,
+        "--kid-subset-size": NUMBER,
+        "--device": pick(*DEVICES),
+        "--json": None,
+        **DATASET_OPTIONS,
+    },
+)
+BENCH = command_line(
+    "bench",
+    [],
+    {
+        "--model": pick(*MODELS),
+        "--all": None,
+        "--dataset": pick(*DATASETS),
+        "--steps": NUMBER,
+        "--time-budget": pick("5m", "90s", "1.5h", "0", "-1", "10x", "1e3"),
+        "--seeds": NUMBER,
+        "--eval-every": NUMBER,
+        "--n-eval": NUMBER,
+        "--features": pick("lenet-mnist", "lenet", "inception", "nosuch"),
+        "--out": pick("bench/a", "run", "empty.pt"),
+        "--set": ASSIGNMENT,
+        "--device": pick(*DEVICES),
+        "--quick": None,
+    },
+)
+INFO = command_line(
+    "info",
+    [pick(*MODELS)],
+    {
+        "--image-shape": pick(
+            "1x28x28", "3x32x32", "1x64x64", "1x99x99", "28x28", "0x28x28", "1,28,28", "-1x28x28"
+        ),
+        "--json": None,
+    },
+)
 LISTINGS = st.one_of(
     command_line("list", [], {"--json": None}),
     command_line("plugins", [], {"--json": None}),
-    command_line("datasets", [], {"--data-dir": DATASET_OPTIONS["--data-dir"], "--no-download": None, "--json": None}),
+    command_line(
+        "datasets", [], {"--data-dir": DATASET_OPTIONS["--data-dir"], "--no-download": None, "--json": None}
+    ),
     st.lists(JUNK_ARGUMENT, max_size=3),
 )
 
 
-COMMAND_LINES = {"train": TRAIN, "sample": SAMPLE, "fid": FID, "bench": BENCH, "info": INFO, "other": LISTINGS}
+COMMAND_LINES = {
+    "train": TRAIN,
+    "sample": SAMPLE,
+    "fid": FID,
+    "bench": BENCH,
+    "info": INFO,
+    "other": LISTINGS,
+}
 
 
 @pytest.mark.parametrize("command", COMMAND_LINES)
@@ -217,11 +367,15 @@ def test_no_command_line_ends_in_a_traceback(workspace, command, data):
 
 def test_the_stubs_leave_the_checks_in_place(workspace):
     """The fuzz tests could pass vacuously if the stubs swallowed errors: a bad value still fails."""
-    for args, code in [(["train", "--set", "generator_lr=-1", "--out", "runs/x"], 2),
-                       (["bench", "--model", "dcgan", "--dataset", "mnist-10k:test"], 2),
-                       (["fid", "digits.npz", "floats.npz"], 2),
-                       (["train", "--dataset", "mnist", "--out", "runs/y"], 1)]:
+    for args, code in [
+        (["train", "--set", "generator_lr=-1", "--out", "runs/x"], 2),
+        (["bench", "--model", "dcgan", "--dataset", "mnist-10k:test"], 2),
+        (["fid", "digits.npz", "floats.npz"], 2),
+        (["train", "--dataset", "mnist", "--out", "runs/y"], 1),
+    ]:
         result = CliRunner().invoke(cli, args, prog_name="ganzoo")
         assert result.exit_code == code and isinstance(result.exception, SystemExit), (args, result.output)
-    accepted = CliRunner().invoke(cli, ["train", "--out", "runs/z", "--set", "generator_width=4", "--steps", "3"])
+    accepted = CliRunner().invoke(
+        cli, ["train", "--out", "runs/z", "--set", "generator_width=4", "--steps", "3"]
+    )
     assert accepted.exit_code == 0 and Path("runs/z/config.json").is_file(), accepted.output

@@ -1,6 +1,7 @@
 """The rows of docs/RELIABILITY.md that no other test file covers: bad input on the command line, damaged run
 files, a full disk or read-only directory while a checkpoint is written, SIGKILL in the middle of a write,
-plugins whose networks misbehave, and the guard that no data file is ever unpickled or executed."""
+plugins whose networks misbehave, the guard that no data file is ever unpickled or executed, and a check
+that every row of the table names tests that exist."""
 
 from __future__ import annotations
 
@@ -46,8 +47,14 @@ TINY = ["--set", "generator_width=8", "--set", "discriminator_width=8", "--batch
 
 def tiny_config(out: Path, **changes) -> dict:
     config = dict(
-        model="dcgan", overrides=["generator_width=8", "discriminator_width=8"], batch_size=16, sample_every=0,
-        checkpoint_every=5, log_every=5, progress=False, out=str(out),
+        model="dcgan",
+        overrides=["generator_width=8", "discriminator_width=8"],
+        batch_size=16,
+        sample_every=0,
+        checkpoint_every=5,
+        log_every=5,
+        progress=False,
+        out=str(out),
     )
     return {**config, **changes}
 
@@ -77,7 +84,7 @@ def assert_one_error_line(result, exit_code: int, fragment: str) -> None:
     assert "Traceback" not in result.output
 
 
-# -- the command line ---------------------------------------------------------------------------------------
+# -- the command line ----------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -93,20 +100,29 @@ CLI_ROWS = {
     "unknown-model": (["train", "--model", "dcgn", "--steps", "1"], "Did you mean 'dcgan'?"),
     "unknown-dataset": (["train", "--dataset", "mnsit", "--steps", "1"], "Did you mean 'mnist'"),
     "unknown-extractor": (
-        ["fid", "mnist-10k:test", "mnist-10k:train", "--features", "lenet-mnst"], "Did you mean 'lenet-mnist'?"
+        ["fid", "mnist-10k:test", "mnist-10k:train", "--features", "lenet-mnst"],
+        "Did you mean 'lenet-mnist'?",
     ),
     "unknown-loss": (["train", "--set", "loss=hinj", "--steps", "1"], "Available losses: hinge"),
     "steps-0": (["train", "--steps", "0"], "'--steps': 0 is not in the range x>=1"),
     "steps-not-a-number": (["train", "--steps", "many"], "'many' is not a valid integer"),
     "batch-size-0": (["train", "--batch-size", "0", "--steps", "1"], "'--batch-size': 0 is not in the range"),
-    "batch-larger-than-the-dataset": (["train", "--batch-size", "20000", "--steps", "1"], "larger than the dataset"),
+    "batch-larger-than-the-dataset": (
+        ["train", "--batch-size", "20000", "--steps", "1"],
+        "larger than the dataset",
+    ),
     "negative-learning-rate": (
-        ["train", "--set", "generator_lr=-0.1", "--steps", "1"], "generator_lr must be a positive finite number"
+        ["train", "--set", "generator_lr=-0.1", "--steps", "1"],
+        "generator_lr must be a positive finite number",
     ),
     "infinite-learning-rate": (
-        ["train", "--set", "discriminator_lr=1e400", "--steps", "1"], "discriminator_lr must be a positive finite"
+        ["train", "--set", "discriminator_lr=1e400", "--steps", "1"],
+        "discriminator_lr must be a positive finite",
     ),
-    "nan-penalty-weight": (["train", "--set", "penalty_weight=nan", "--steps", "1"], "penalty_weight must be"),
+    "nan-penalty-weight": (
+        ["train", "--set", "penalty_weight=nan", "--steps", "1"],
+        "penalty_weight must be",
+    ),
     "set-without-value": (["train", "--set", "generator_lr", "--steps", "1"], "--set expects key=value"),
     "seed-out-of-range": (["train", "--seed", "99999999999999999999", "--steps", "1"], "'--seed'"),
     "grid-0x4": (["sample", "{run}", "--grid", "0x4"], "--grid expects ROWSxCOLUMNS with positive numbers"),
@@ -118,11 +134,13 @@ CLI_ROWS = {
         "cannot build images of shape 1x48x48",
     ),
     "resume-with-other-settings": (
-        ["train", "--resume", "{run}", "--steps", "20", "--model", "vanilla"], "--model cannot be combined"
+        ["train", "--resume", "{run}", "--steps", "20", "--model", "vanilla"],
+        "--model cannot be combined",
     ),
     "n-conflicts-with-grid": (["sample", "{run}", "--n", "5", "--grid", "4x4"], "conflicts with --grid 4x4"),
     "steps-and-time-budget": (
-        ["bench", "--model", "dcgan", "--steps", "5", "--time-budget", "5m"], "exclude each other"
+        ["bench", "--model", "dcgan", "--steps", "5", "--time-budget", "5m"],
+        "exclude each other",
     ),
 }
 
@@ -175,7 +193,7 @@ def test_unknown_names_are_listed_in_plain_english():
     assert "Available feature extractors: (none)." in str(UnknownNameError("feature extractor", "x", []))
 
 
-# -- files ----------------------------------------------------------------------------------------------------
+# -- files ---------------------------------------------------------------------------------------------------
 
 
 def test_resume_refuses_a_checkpoint_of_another_image_shape(run_copy):
@@ -190,7 +208,9 @@ def test_a_run_directory_from_a_newer_format_is_refused(run_copy):
     config = json.loads((run_copy / "config.json").read_text())
     (run_copy / "config.json").write_text(json.dumps({**config, "format_version": ckpt.FORMAT_VERSION + 1}))
     before = {p.name: p.read_bytes() for p in (run_copy / "checkpoints").iterdir()}
-    assert_one_error_line(invoke("train", "--resume", run_copy, "--steps", "20"), 1, "written by a newer ganzoo")
+    assert_one_error_line(
+        invoke("train", "--resume", run_copy, "--steps", "20"), 1, "written by a newer ganzoo"
+    )
     assert {p.name: p.read_bytes() for p in (run_copy / "checkpoints").iterdir()} == before
 
 
@@ -248,16 +268,25 @@ def _edit_final_generator(run: Path, **changes) -> Path:
         ({"hyperparameters": {"from_the_future": 1}}, "unexpected keyword argument 'from_the_future'"),
         ({"ema_generator": "weights"}, "the weights do not fit"),
     ],
-    ids=["version-not-int", "unknown-model", "another-model", "another-shape", "impossible-hyperparameters",
-         "unknown-hyperparameter", "weights-not-a-dict"],
+    ids=[
+        "version-not-int",
+        "unknown-model",
+        "another-model",
+        "another-shape",
+        "impossible-hyperparameters",
+        "unknown-hyperparameter",
+        "weights-not-a-dict",
+    ],
 )
-def test_a_checkpoint_with_foreign_or_damaged_contents_is_a_clear_error(run_copy, changes, fragment, tmp_path):
+def test_a_checkpoint_with_foreign_or_damaged_contents_is_a_clear_error(
+    run_copy, changes, fragment, tmp_path
+):
     path = _edit_final_generator(run_copy, **changes)
     assert_one_error_line(invoke("sample", path, "-o", tmp_path / "samples.png"), 1, fragment)
     assert not (tmp_path / "samples.png").exists()
 
 
-# -- faults while writing ----------------------------------------------------------------------------------------
+# -- faults while writing ------------------------------------------------------------------------------------
 
 
 def _fail_writes_of(monkeypatch, name_part: str, error_number: int, where: str) -> None:
@@ -302,7 +331,9 @@ def _fail_writes_of(monkeypatch, name_part: str, error_number: int, where: str) 
     if where == "write":
         monkeypatch.setattr(torch, "save", save)
     elif where == "open":
-        monkeypatch.setattr(ckpt, "open", open_for_writing, raising=False)  # shadows the builtin in that module
+        monkeypatch.setattr(
+            ckpt, "open", open_for_writing, raising=False
+        )  # shadows the builtin in that module
     else:
         monkeypatch.setattr(os, "replace", replace)
 
@@ -318,7 +349,9 @@ def test_a_failed_checkpoint_write_keeps_the_previous_checkpoint(tmp_path, monke
     trainer = Trainer(TrainConfig(**tiny_config(out), steps=15))
     with monkeypatch.context() as patch:
         _fail_writes_of(patch, "step_000010", error_number, where)
-        with pytest.raises(CheckpointError, match=f"cannot write .*step_000010.pt: {os.strerror(error_number)}"):
+        with pytest.raises(
+            CheckpointError, match=f"cannot write .*step_000010.pt: {os.strerror(error_number)}"
+        ):
             trainer.run()
     assert [step for step, _ in ckpt.list_checkpoints(out)] == [5]
     assert ckpt.load_checkpoint(ckpt.checkpoint_path(out, 5))["step"] == 5
@@ -330,7 +363,9 @@ def test_a_failed_checkpoint_write_keeps_the_previous_checkpoint(tmp_path, monke
 def test_the_cli_reports_a_full_disk_in_one_line_and_how_to_go_on(tmp_path, monkeypatch):
     _fail_writes_of(monkeypatch, "step_000010", errno.ENOSPC, "write")
     out = tmp_path / "run"
-    result = invoke("train", "--steps", "10", "--out", out, "--checkpoint-every", "5", "--sample-every", "0", *TINY)
+    result = invoke(
+        "train", "--steps", "10", "--out", out, "--checkpoint-every", "5", "--sample-every", "0", *TINY
+    )
     assert_one_error_line(result, 1, "No space left on device. Nothing was replaced")
     assert "resume the run" in result.output
     assert ckpt.load_checkpoint(ckpt.checkpoint_path(out, 5))["step"] == 5
@@ -385,7 +420,10 @@ def test_sigkill_in_the_middle_of_a_checkpoint_write_leaves_the_old_file(run_cop
     assert len(leftovers) == 1 and leftovers[0].startswith(".step_000010.pt.tmp-")
     assert ckpt.latest_checkpoint(run_copy)[1] == path
     ckpt.prune_checkpoints(run_copy, keep=3)  # the writer is dead: its temp file goes
-    assert sorted(p.name for p in (run_copy / "checkpoints").iterdir()) == ["step_000005.pt", "step_000010.pt"]
+    assert sorted(p.name for p in (run_copy / "checkpoints").iterdir()) == [
+        "step_000005.pt",
+        "step_000010.pt",
+    ]
 
 
 def test_pruning_keeps_the_temp_file_of_a_writer_that_is_alive(run_copy):
@@ -395,7 +433,7 @@ def test_pruning_keeps_the_temp_file_of_a_writer_that_is_alive(run_copy):
     assert mine.exists()
 
 
-# -- plugins whose networks misbehave ------------------------------------------------------------------------------
+# -- plugins whose networks misbehave ------------------------------------------------------------------------
 
 
 class _TinyGenerator(ganzoo.Generator):
@@ -427,7 +465,11 @@ def _crash_on_build(image_shape, hp):
 
 def _plugin(name: str, **spec_changes) -> type:
     spec = ganzoo.ModelSpec(
-        name=name, summary="", paper="", build_generator=_TinyGenerator, build_discriminator=_TinyDiscriminator,
+        name=name,
+        summary="",
+        paper="",
+        build_generator=_TinyGenerator,
+        build_discriminator=_TinyDiscriminator,
         defaults=ganzoo.Hyperparameters(latent_dim=4, batch_size=4),
     )
     spec = dataclasses.replace(spec, **spec_changes)
@@ -448,19 +490,22 @@ def _plugin(name: str, **spec_changes) -> type:
     ],
     ids=["output-shape-differs", "forward-raises", "build-raises"],
 )
-def test_a_model_whose_networks_misbehave_is_refused_naming_its_plugin(fresh_zoo, monkeypatch, tmp_path,
-                                                                      spec_changes, fragment):
+def test_a_model_whose_networks_misbehave_is_refused_naming_its_plugin(
+    fresh_zoo, monkeypatch, tmp_path, spec_changes, fragment
+):
     monkeypatch.setattr(registry, "_zoo", Zoo(extra_plugins=[_plugin("oddgan", **spec_changes)]).load())
     result = invoke("train", "--model", "oddgan", "--steps", "1", "--out", tmp_path / "run", "--no-progress")
     assert_one_error_line(result, 1, "model 'oddgan' from plugin 'oddgan-plugin'")
     assert fragment in result.output and not (tmp_path / "run").exists()
-    info = invoke("info", "oddgan")  # `info` runs the networks too, so it never shows a model that cannot train
+    info = invoke(
+        "info", "oddgan"
+    )  # `info` runs the networks too, so it never shows a model that cannot train
     assert_one_error_line(info, 1, fragment)
     # The other models keep working.
     assert ganzoo.train(steps=1, **tiny_config(tmp_path / "dcgan", log_every=1)).step == 1
 
 
-# -- nothing from a file is ever run --------------------------------------------------------------------------------
+# -- nothing from a file is ever run -------------------------------------------------------------------------
 
 UNSAFE_CALLS = {
     r"\bpickle\.loads?\(": "pickle.load",
@@ -504,7 +549,9 @@ def test_no_data_file_is_ever_unpickled_or_executed():
             if not re.search(r"allow_pickle\s*=\s*False", call):
                 problems.append(f"{where}: {call} without allow_pickle=False")
     assert not problems, "\n".join(problems)
-    assert torch_loads >= 2 and numpy_loads >= 2  # the scan found the loads it guards (checkpoints, weights, npz)
+    assert (
+        torch_loads >= 2 and numpy_loads >= 2
+    )  # the scan found the loads it guards (checkpoints, weights, npz)
 
 
 def test_inception_weights_holding_pickled_objects_are_refused_without_running_them(tmp_path, monkeypatch):
@@ -517,7 +564,7 @@ def test_inception_weights_holding_pickled_objects_are_refused_without_running_t
     assert not (tmp_path / "code-ran").exists()
 
 
-# -- docs/RELIABILITY.md ----------------------------------------------------------------------------------------
+# -- docs/RELIABILITY.md -------------------------------------------------------------------------------------
 
 TEST_REFERENCE = re.compile(r"(tests/test_\w+\.py)::(\w+)(?:\[([\w-]+)\])?")
 
@@ -533,4 +580,6 @@ def test_every_row_of_the_reliability_table_names_tests_that_exist():
     for file, function, case in TEST_REFERENCE.findall(document):
         source = (REPOSITORY / file).read_text()
         assert re.search(rf"^def {function}\(", source, re.MULTILINE), f"{file}::{function} does not exist"
-        assert not case or re.search(rf"[\"']{case}[\"']", source), f"{file}::{function}[{case}]: no such case"
+        assert not case or re.search(rf"[\"']{case}[\"']", source), (
+            f"{file}::{function}[{case}]: no such case"
+        )

@@ -22,7 +22,16 @@ from ganzoo import checkpoint as ckpt
 
 KILLS = 20
 NEVER_REACHED = 10**6  # the step count of the killed runs: none of them may finish on its own
-TINY = ["--model", "dcgan", "--set", "generator_width=8", "--set", "discriminator_width=8", "--batch-size", "16"]
+TINY = [
+    "--model",
+    "dcgan",
+    "--set",
+    "generator_width=8",
+    "--set",
+    "discriminator_width=8",
+    "--batch-size",
+    "16",
+]
 # A checkpoint and a metrics line every step, so that many kills land in the middle of a write.
 EVERY_STEP = ["--checkpoint-every", "1", "--keep-checkpoints", "3", "--log-every", "1", "--sample-every", "0"]
 
@@ -46,7 +55,9 @@ def wait_until(condition, process: subprocess.Popen, timeout: float = 120.0, pol
     deadline = time.monotonic() + timeout
     while not condition():
         if process.poll() is not None:
-            pytest.fail(f"`ganzoo train` ended by itself with status {process.returncode}:\n{process.stderr.read()}")
+            pytest.fail(
+                f"`ganzoo train` ended by itself with status {process.returncode}:\n{process.stderr.read()}"
+            )
         if time.monotonic() > deadline:
             process.kill()
             pytest.fail("`ganzoo train` made no progress in time")
@@ -66,7 +77,9 @@ def assert_nothing_is_corrupt(run: Path) -> None:
 
 
 def metric_steps(run: Path) -> list[int]:
-    return [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return [
+        json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()
+    ]
 
 
 @pytest.mark.soak
@@ -93,7 +106,9 @@ def test_twenty_sigkills_at_random_moments_lose_nothing(tmp_path):
         else:
             time.sleep(rng.uniform(0.0, 3.0))
         if process.poll() is not None:
-            pytest.fail(f"the resume ended by itself with status {process.returncode}:\n{process.stderr.read()}")
+            pytest.fail(
+                f"the resume ended by itself with status {process.returncode}:\n{process.stderr.read()}"
+            )
         process.kill()
         process.wait(timeout=30)
         assert newest_step(run) >= before  # a kill never takes a saved step away
@@ -106,7 +121,9 @@ def test_twenty_sigkills_at_random_moments_lose_nothing(tmp_path):
     assert ckpt.load_checkpoint(ckpt.checkpoint_path(run, final_step))["step"] == final_step
     assert ckpt.load_checkpoint(run / ckpt.FINAL_GENERATOR)["step"] == final_step
     assert metric_steps(run) == list(range(1, final_step + 1))  # each step logged once, none lost or repeated
-    assert not [p.name for p in (run / ckpt.CHECKPOINT_DIR).iterdir() if ".tmp-" in p.name]  # leftovers pruned
+    assert not [
+        p.name for p in (run / ckpt.CHECKPOINT_DIR).iterdir() if ".tmp-" in p.name
+    ]  # leftovers pruned
 
     # The weights are those of a run that was never interrupted.
     straight = tmp_path / "straight"
@@ -119,4 +136,3 @@ def test_twenty_sigkills_at_random_moments_lose_nothing(tmp_path):
         for name, tensor in expected[network].items():
             assert torch.equal(resumed[network][name], tensor), (network, name)
     assert all(moments.values()), moments  # the seeded draw covers every kind of moment
-

@@ -65,14 +65,15 @@ def inception_network(weights: Path) -> nn.Module:
 
 
 def refuse_pickled_objects(weights: Path) -> None:
-    """torch-fidelity reads the file with a plain ``torch.load``, which unpickles arbitrary objects on torch
-    older than 2.6; reading it with ``weights_only=True`` first refuses any file that holds more than tensors."""
+    """torch-fidelity reads the file with a plain ``torch.load``, which unpickles arbitrary objects on
+    torch older than 2.6; reading it with ``weights_only=True`` first refuses a file holding more than
+    tensors."""
     try:
         torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as exc:  # an UnpicklingError for objects, a RuntimeError for a damaged file
         raise GanzooError(
-            f"{weights} is not a plain file of InceptionV3 weights and was refused without running anything in "
-            f"it ({exception_line(exc)}); {WEIGHTS_HINT}."
+            f"{weights} is not a plain file of InceptionV3 weights and was refused without running "
+            f"anything in it ({exception_line(exc)}); {WEIGHTS_HINT}."
         ) from None
 
 
