@@ -22,16 +22,7 @@ from ganzoo import checkpoint as ckpt
 
 KILLS = 20
 NEVER_REACHED = 10**6  # the step count of the killed runs: none of them may finish on its own
-TINY = [
-    "--model",
-    "dcgan",
-    "--set",
-    "generator_width=8",
-    "--set",
-    "discriminator_width=8",
-    "--batch-size",
-    "16",
-]
+TINY = "--model dcgan --set generator_width=8 --set discriminator_width=8 --batch-size 16".split()
 # A checkpoint and a metrics line every step, so that many kills land in the middle of a write.
 EVERY_STEP = ["--checkpoint-every", "1", "--keep-checkpoints", "3", "--log-every", "1", "--sample-every", "0"]
 
