@@ -240,13 +240,26 @@ def test_a_run_stopped_before_its_first_checkpoint_says_how_to_start_it_again(ru
 @pytest.mark.xfail(
     strict=True,
     reason="ganzoo/training.py Trainer._truncate_metrics parses every metrics.jsonl line with json.loads and "
-    "raises JSONDecodeError on a damaged one; see the change request in docs/RELIABILITY.md",
+    "raises JSONDecodeError on a damaged one (a traceback); it is to skip lines that do not parse",
 )
 def test_a_damaged_metrics_file_does_not_stop_a_resume(run_copy):
     with open(run_copy / "metrics.jsonl", "a") as handle:
         handle.write('{"step": 11, "d_lo')  # a line cut short by a full disk
     result = invoke("train", "--resume", run_copy, "--steps", "12", "--no-progress")
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ganzoo/training.py Trainer.__init__ validates the saved settings of a resumed run without catching "
+    "TypeError (a traceback); it is to turn it into a CheckpointError",
+)
+def test_a_run_config_edited_with_values_of_the_wrong_type_is_a_clear_error(run_copy):
+    config = json.loads((run_copy / "config.json").read_text())
+    config["train"]["log_every"] = "often"
+    (run_copy / "config.json").write_text(json.dumps(config))
+    result = invoke("train", "--resume", run_copy, "--steps", "12")
+    assert_one_error_line(result, 1, "config.json")
 
 
 def _edit_final_generator(run: Path, **changes) -> Path:
