@@ -595,7 +595,8 @@ class Trainer:
         start_step = self.step
         log_sums = torch.zeros(2, device=self.device)
         first_bad_step = torch.zeros((), dtype=torch.long, device=self.device)
-        interval_start, interval_steps = time.perf_counter(), 0
+        # images/s counts training time only, like train_seconds: callbacks (evaluations) are excluded.
+        interval_start, interval_steps = self.train_seconds, 0
         with self._signals(), self._progress_bar(start_step) as advance:
             self.G.train(), self.D.train()
             while self.step < self.config.steps and not self._stop_requested:
@@ -625,10 +626,10 @@ class Trainer:
                 if log_due or checkpoint_due or (self.world_size == 1 and self._stop_signal is not None):
                     self._check_finite(first_bad_step)
                 if log_due:
-                    elapsed = time.perf_counter() - interval_start
+                    elapsed = self.train_seconds - interval_start
                     record = self._log(log_sums / interval_steps, interval_steps, elapsed)
                     log_sums.zero_()
-                    interval_start, interval_steps = time.perf_counter(), 0
+                    interval_start, interval_steps = self.train_seconds, 0
                 advance(self.step, record if log_due else None)
                 if self.config.sample_every and self.step % self.config.sample_every == 0:
                     self.write_samples()
