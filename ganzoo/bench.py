@@ -24,7 +24,8 @@ from ganzoo.images import save_grid
 from ganzoo.metrics.fid import FidEvaluator, sample_uint8
 from ganzoo.metrics.sources import random_subset
 from ganzoo.registry import plugin_versions, zoo
-from ganzoo.training import Callback, TrainConfig, Trainer
+from ganzoo.spec import check_model_outputs
+from ganzoo.training import Callback, TrainConfig, Trainer, select_device
 
 QUICK_BUDGET_SECONDS = 8.0
 QUICK_SAMPLES = 2000
@@ -182,14 +183,18 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
     out = Path(config.out)
     if (out / "results.json").exists():
         raise UsageError(f"{out} already holds a benchmark (results.json); choose another --out.")
-    out.mkdir(parents=True, exist_ok=True)
     name, split = split_source_name(config.dataset)
     if split is not None:
         raise UsageError("--dataset takes a dataset NAME; the bench trains on its train split and tests on test.")
     train_data = load_dataset(name, "train", DatasetOptions())
     test_data = load_dataset(name, "test", DatasetOptions())
+    # Everything a user can get wrong fails here, before minutes of work and before --out is created.
+    select_device(config.device)
     for spec in specs:
-        spec.check_image_shape(train_data.image_shape)
+        hp = TrainConfig(model=spec.name, overrides=list(config.overrides)).hyperparameters(spec)
+        G, D = spec.build(train_data.image_shape, hp)
+        check_model_outputs(spec, G, D)
+    out.mkdir(parents=True, exist_ok=True)
     say = console.print if console is not None else (lambda *a, **k: None)
 
     n_eval = min(config.n_eval, len(test_data), len(train_data))
@@ -235,18 +240,12 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
         "models": models,
         "versions": versions(),
         "machine": machine_description(),
-        "device": str(_device_of(config)),
+        "device": str(select_device(config.device)),
     }
     (out / "results.json").write_text(json.dumps(results, indent=2))
     (out / "results.md").write_text(results_markdown(results))
     plot_fid_against_time(results, out / "fid_vs_time.png")
     return results
-
-
-def _device_of(config: BenchConfig) -> torch.device:
-    from ganzoo.training import select_device
-
-    return select_device(config.device)
 
 
 def _train_one(model, seed, config, train_data, evaluator, out, say) -> SeedResult:

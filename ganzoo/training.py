@@ -27,7 +27,7 @@ import ganzoo
 from ganzoo import checkpoint as ckpt
 from ganzoo import distributed
 from ganzoo.datasets.base import DatasetOptions, ImageDataset, load_dataset, to_model_range, to_uint8
-from ganzoo.errors import GanzooError, UsageError
+from ganzoo.errors import GanzooError, UsageError, exception_line
 from ganzoo.images import save_grid
 from ganzoo.interfaces import Generator
 from ganzoo.registry import plugin_versions, zoo
@@ -136,9 +136,22 @@ class Run:
         return self.directory / "metrics.jsonl"
 
     def metrics(self) -> list[dict[str, Any]]:
-        if not self.metrics_path.exists():
-            return []
-        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line.strip()]
+        return read_metrics(self.metrics_path)
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """The records of a metrics.jsonl; a line cut short (a full disk, a killed writer) is skipped."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+            int(record["step"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        records.append(record)
+    return records
 
     def load_generator(self, device: str = "cpu") -> Generator:
         return ckpt.load_generator(self.directory, device)
@@ -318,8 +331,15 @@ class Trainer:
             self.directory = Path(resume)
             saved = distributed.on_main(lambda: ckpt.read_run_config(self.directory))
             requested_steps = config.steps
-            config = self._config_from_saved(saved["train"], config)
-            config.steps = requested_steps
+            try:
+                config = self._config_from_saved(saved["train"], config)
+                config.steps = requested_steps
+                config.validate()
+            except (TypeError, ValueError) as exc:
+                raise ckpt.CheckpointError(
+                    f"{self.directory / ckpt.CONFIG_FILE} holds a setting of the wrong type "
+                    f"({exception_line(exc)}); it was edited or damaged."
+                ) from None
         config.validate()
         self.config = config
         self.spec = zoo().models.get(config.model)
@@ -541,7 +561,7 @@ class Trainer:
         path = self.directory / "metrics.jsonl"
         if not path.exists():
             return
-        kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step]
+        kept = [json.dumps(record) for record in read_metrics(path) if record["step"] <= step]
         ckpt.atomic_write_bytes(path, lambda f: f.write("".join(line + "\n" for line in kept).encode()))
 
     # -- the hot path ---------------------------------------------------------------------------------

@@ -237,11 +237,6 @@ def test_a_run_stopped_before_its_first_checkpoint_says_how_to_start_it_again(ru
     assert f"--out {run_copy} --overwrite" in result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ganzoo/training.py Trainer._truncate_metrics parses every metrics.jsonl line with json.loads and "
-    "raises JSONDecodeError on a damaged one (a traceback); it is to skip lines that do not parse",
-)
 def test_a_damaged_metrics_file_does_not_stop_a_resume(run_copy):
     with open(run_copy / "metrics.jsonl", "a") as handle:
         handle.write('{"step": 11, "d_lo')  # a line cut short by a full disk
@@ -249,11 +244,6 @@ def test_a_damaged_metrics_file_does_not_stop_a_resume(run_copy):
     assert result.exit_code == 0, result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ganzoo/training.py Trainer.__init__ validates the saved settings of a resumed run without catching "
-    "TypeError (a traceback); it is to turn it into a CheckpointError",
-)
 def test_a_run_config_edited_with_values_of_the_wrong_type_is_a_clear_error(run_copy):
     config = json.loads((run_copy / "config.json").read_text())
     config["train"]["log_every"] = "often"
