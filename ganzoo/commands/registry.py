@@ -31,23 +31,26 @@ def _package(info: PluginInfo) -> str:
     return f"{info.distribution or '?'} {info.version or ''}".strip()
 
 
+def _spec_row(spec, plugin) -> dict:
+    """What `list` and `info` show of every model, the same in tables and JSON."""
+    return {
+        "name": spec.name,
+        "aliases": list(spec.aliases),
+        "plugin": plugin.name,
+        "distribution": plugin.distribution,
+        "version": plugin.version,
+        "summary": spec.summary,
+        "paper": spec.paper,
+        "image_shapes": [_shape_text(s) for s in spec.image_shapes],
+    }
+
+
 def model_rows() -> list[dict]:
     z = zoo()
     rows = []
     for name, spec in z.models:
         plugin = z.plugins[z.models.plugin_of(name)]
-        rows.append(
-            {
-                "name": name,
-                "aliases": list(spec.aliases),
-                "plugin": plugin.name,
-                "distribution": plugin.distribution,
-                "version": plugin.version,
-                "summary": spec.summary,
-                "paper": spec.paper,
-                "image_shapes": [_shape_text(s) for s in spec.image_shapes],
-            }
-        )
+        rows.append(_spec_row(spec, plugin))
     return rows
 
 
@@ -111,14 +114,7 @@ def info(model: str, image_shape: str | None, as_json: bool) -> None:
     G, D = spec.build(shape, spec.defaults)  # a plugin's failure is a PluginError naming the plugin
     check_model_outputs(spec, G, D)  # so that a model `info` shows is one that can train
     data = {
-        "name": spec.name,
-        "aliases": list(spec.aliases),
-        "plugin": plugin.name,
-        "distribution": plugin.distribution,
-        "version": plugin.version,
-        "summary": spec.summary,
-        "paper": spec.paper,
-        "image_shapes": [_shape_text(s) for s in spec.image_shapes],
+        **_spec_row(spec, plugin),
         "image_shape": _shape_text(shape),
         "defaults": dataclasses.asdict(spec.defaults),
         "generator_parameters": count_parameters(G),
