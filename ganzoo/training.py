@@ -138,6 +138,9 @@ class Run:
     def metrics(self) -> list[dict[str, Any]]:
         return read_metrics(self.metrics_path)
 
+    def load_generator(self, device: str = "cpu") -> Generator:
+        return ckpt.load_generator(self.directory, device)
+
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     """The records of a metrics.jsonl; a line cut short (a full disk, a killed writer) is skipped."""
@@ -152,9 +155,6 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
             continue
         records.append(record)
     return records
-
-    def load_generator(self, device: str = "cpu") -> Generator:
-        return ckpt.load_generator(self.directory, device)
 
 
 def select_device(requested: str) -> torch.device:
