@@ -661,8 +661,13 @@ class Trainer:
                     self._stop_signal = agreed_stop
                 if self._stop_signal is not None and (self.world_size == 1 or agreed_stop):
                     self._interrupt()
-        if self._stop_requested and not ckpt.checkpoint_path(self.directory, self.step).exists():
-            self.save_checkpoint()  # stopped early by a callback: keep the run resumable
+        if self._stop_requested and self.world_size == 1:
+            # Stopped early by a callback: log the last partial interval and keep the run resumable.
+            self._check_finite(first_bad_step)
+            if interval_steps:
+                self._log(log_sums / interval_steps, interval_steps, self.train_seconds - interval_start)
+            if not ckpt.checkpoint_path(self.directory, self.step).exists():
+                self.save_checkpoint()
         if self.config.sample_every == 0 or self.step % self.config.sample_every:
             self.write_samples()
         self._write_final_generator()
