@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import platform
 import statistics
 import time
@@ -147,8 +148,6 @@ def machine_description() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    import os
-
     description = {
         "cpu": cpu,
         "cpu_count": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),

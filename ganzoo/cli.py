@@ -17,7 +17,6 @@ from ganzoo.errors import GanzooError
 
 class GanzooGroup(click.Group):
     def main(self, *args, **kwargs):  # type: ignore[override]
-        kwargs.setdefault("standalone_mode", True)
         try:
             return super().main(*args, **{**kwargs, "standalone_mode": False})
         except click.exceptions.Exit as exc:

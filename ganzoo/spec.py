@@ -168,8 +168,6 @@ def parse_override(hp: Hyperparameters, assignment: str) -> Hyperparameters:
             value: Any = None if raw.lower() in ("", "none", "null") else raw
         elif isinstance(current, tuple):
             value = tuple(float(x) for x in raw.strip("()[]").split(","))
-        elif isinstance(current, bool):
-            value = raw.lower() in ("1", "true", "yes", "on")
         elif isinstance(current, int):
             value = int(raw)
         elif isinstance(current, float):

@@ -827,9 +827,4 @@ def train(
     return trainer.run()
 
 
-def load_generator(path: str | os.PathLike, device: str = "cpu") -> Generator:
-    """The EMA generator of a run directory or checkpoint, in eval mode (see ganzoo.checkpoint)."""
-    return ckpt.load_generator(path, device)
-
-
-__all__ = ["Callback", "Run", "TrainConfig", "Trainer", "train", "load_generator"]
+__all__ = ["Callback", "Run", "TrainConfig", "Trainer", "train"]

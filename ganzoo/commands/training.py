@@ -8,16 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
-import torch
 
 from ganzoo import checkpoint as ckpt
 from ganzoo import distributed
 from ganzoo.commands import SEED
 from ganzoo.commands.datasets import dataset_options
 from ganzoo.console import console
-from ganzoo.datasets.base import to_uint8
 from ganzoo.errors import GanzooError, UsageError
-from ganzoo.images import save_grid, save_npz, save_png_folder
+from ganzoo.images import save_grid, save_npz, save_png_folder, square_grid_shape
+from ganzoo.metrics.fid import sample_uint8
 from ganzoo.training import TrainConfig, Trainer, select_device
 
 POSITIVE = click.IntRange(min=1)
@@ -170,16 +169,10 @@ def sample(source: Path, count, grid, output, seed, fmt, overwrite, device) -> N
         raise UsageError(f"{output} already exists; choose another --output or pass --overwrite.")
     device = select_device(device)
     G = ckpt.load_generator(source, device)
-    with torch.no_grad():
-        generator = torch.Generator(device=device).manual_seed(seed)
-        images = torch.cat(
-            [to_uint8(G.sample(min(256, count - i), generator=generator)).cpu() for i in range(0, count, 256)]
-        )
+    images = sample_uint8(G, count, seed=seed)
     provenance = {"model": G.model_name, "checkpoint_sha256": G.checkpoint_sha256}
     if fmt == "grid":
         if rows is None:
-            from ganzoo.images import square_grid_shape
-
             rows, columns = square_grid_shape(count)
         save_grid(images, output, rows=rows, columns=columns, **provenance)
     elif fmt == "npz":
