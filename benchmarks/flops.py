@@ -1,6 +1,6 @@
 """FLOPs per training iteration of each built-in model (and each reference baseline), counted by
 torch.utils.flop_counter over one iteration, and the GFLOP/s each achieves beside the machine's fp32
-matmul ceiling (a large square matmul, best of a few).
+and bf16 matmul ceilings (a large square matmul, best of a few).
 
     python -m benchmarks.flops [--rounds 10] [--json]
 """
@@ -53,9 +53,9 @@ def count_flops(step: Callable[[], Any]) -> int:
     return int(counter.get_total_flops())
 
 
-def matmul_ceiling(size: int = 2048, repeats: int = 5) -> float:
-    """Best fp32 GFLOP/s of a size x size matmul over ``repeats`` runs, after one warm-up."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def matmul_ceiling(size: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32) -> float:
+    """Best GFLOP/s of a size x size matmul in ``dtype`` over ``repeats`` runs, after one warm-up."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
     torch.mm(a, b)
     best = float("inf")
     for _ in range(repeats):
@@ -66,17 +66,21 @@ def matmul_ceiling(size: int = 2048, repeats: int = 5) -> float:
 
 
 def iteration_steps(overrides: list[str] | None = None) -> dict[str, Callable[[], Any]]:
-    """One iteration of every built-in model through the engine, and of every reference baseline."""
+    """One iteration of every built-in model through the engine in fp32 and, where the engine's default
+    is bf16 autocast (CUDA, AMX CPUs), with its defaults too; and of every reference baseline."""
     steps: dict[str, Callable[[], Any]] = {}
     for model in BUILTIN_MODELS:
-        steps[model] = measuring_trainer(model, overrides=overrides).train_step
+        steps[f"{model} (fp32)"] = measuring_trainer(model, overrides=overrides, amp=False).train_step
+        default = measuring_trainer(model, overrides=overrides)
+        if default.amp:
+            steps[f"{model} (bf16 autocast, default)"] = default.train_step
     for name, baseline in BASELINES.items():
         steps[name] = baseline(dataset().images).step
     return steps
 
 
 def measure(rounds: int, overrides: list[str] | None = None) -> dict[str, Any]:
-    ceiling = matmul_ceiling()
+    ceilings = {"fp32": matmul_ceiling(), "bf16": matmul_ceiling(dtype=torch.bfloat16)}
     steps = iteration_steps(overrides)
     flops = {name: count_flops(step) for name, step in steps.items()}
     seconds = interleaved_medians(steps, rounds=rounds)
@@ -89,10 +93,11 @@ def measure(rounds: int, overrides: list[str] | None = None) -> dict[str, Any]:
                 "gflop_per_iteration": flops[name] / 1e9,
                 "ms_per_iteration": seconds[name] * 1e3,
                 "achieved_gflops": achieved,
-                "fraction_of_ceiling": achieved / ceiling,
+                "fraction_of_fp32_ceiling": achieved / ceilings["fp32"],
+                "fraction_of_bf16_ceiling": achieved / ceilings["bf16"],
             }
         )
-    return {"matmul_ceiling_gflops": ceiling, "rounds": rounds, "models": rows, "machine": machine()}
+    return {"matmul_ceiling_gflops": ceilings, "rounds": rounds, "models": rows, "machine": machine()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,12 +119,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['gflop_per_iteration']:.2f}",
             f"{r['ms_per_iteration']:.1f}",
             f"{r['achieved_gflops']:.1f}",
-            f"{r['fraction_of_ceiling']:.0%}",
+            f"{r['fraction_of_fp32_ceiling']:.0%}",
+            f"{r['fraction_of_bf16_ceiling']:.0%}",
         ]
         for r in report["models"]
     ]
-    print(f"fp32 matmul ceiling (2048x2048, best of 5): {report['matmul_ceiling_gflops']:.1f} GFLOP/s")
-    print(markdown_table(["model", "GFLOP/iteration", "ms/iteration", "GFLOP/s", "of ceiling"], rows))
+    ceilings = report["matmul_ceiling_gflops"]
+    print(
+        f"matmul ceilings (2048x2048, best of 5): fp32 {ceilings['fp32']:.1f} GFLOP/s, "
+        f"bf16 {ceilings['bf16']:.1f} GFLOP/s"
+    )
+    columns = ["model", "GFLOP/iteration", "ms/iteration", "GFLOP/s", "of fp32 ceiling", "of bf16 ceiling"]
+    print(markdown_table(columns, rows))
     print(f"\n{machine_line()}")
     return 0
 

@@ -4,6 +4,8 @@ overhead is its iteration time divided by this one's."""
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from ganzoo.registry import zoo
@@ -21,11 +23,18 @@ class PlainLoop:
         seed: int = 0,
         device: str = "cpu",
         adam: dict | None = None,  # extra torch.optim.Adam arguments, e.g. {"fused": True}
+        amp: bool = False,  # bf16 autocast around the forward passes, as TrainConfig.amp
+        channels_last: bool = False,
     ) -> None:
         torch.manual_seed(seed)  # the engine seeds the same way before building, so the weights are equal
         self.G, self.D = spec.build(tuple(images.shape[1:]), hp)
         self.G.to(device).train()
         self.D.to(device).train()
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        if channels_last:
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        self.amp = amp
         self.hp, self.device = hp, torch.device(device)
         self.images = images.to(device)
         self.loss = zoo().losses.get(hp.loss)
@@ -49,25 +58,33 @@ class PlainLoop:
             self.position = 0
         indices = self.permutation[self.position : self.position + size]
         self.position += size
-        return self.images[indices].float().mul_(2.0 / 255.0).sub_(1.0)
+        batch = self.images[indices].float().mul_(2.0 / 255.0).sub_(1.0)
+        return batch.contiguous(memory_format=self.memory_format)
+
+    def autocast(self):
+        if self.amp:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def step(self) -> tuple[torch.Tensor, torch.Tensor]:
         hp, G, D = self.hp, self.G, self.D
         for critic_step in range(hp.critic_steps):
             real = self.real_batch()
             z = torch.randn(hp.batch_size, hp.latent_dim, device=self.device)
-            if critic_step < hp.critic_steps - 1:
-                with torch.no_grad():
-                    fake = G(z)
-            else:
-                fake = G(z)  # kept with its graph for the generator step, as the engine does
-            d_loss = self.loss.discriminator_loss(D(real), D(fake.detach()))
-            if self.penalty is not None:
-                d_loss = d_loss + hp.penalty_weight * self.penalty(D, real, fake.detach())
+            with self.autocast():
+                if critic_step < hp.critic_steps - 1:
+                    with torch.no_grad():
+                        fake = G(z)
+                else:
+                    fake = G(z)  # kept with its graph for the generator step, as the engine does
+                d_loss = self.loss.discriminator_loss(D(real), D(fake.detach()))
+                if self.penalty is not None:
+                    d_loss = d_loss + hp.penalty_weight * self.penalty(D, real, fake.detach())
             self.opt_D.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_D.step()
-        g_loss = self.loss.generator_loss(D(fake))
+        with self.autocast():
+            g_loss = self.loss.generator_loss(D(fake))
         self.opt_G.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_G.step()
@@ -75,7 +92,15 @@ class PlainLoop:
 
 
 def plain_loop_like(trainer) -> PlainLoop:
-    """A PlainLoop doing exactly the work of ``trainer.train_step`` (same spec, hyperparameters, data, seed,
-    device, and the fused Adam the engine picks on CUDA)."""
-    adam = {"fused": True} if trainer.device.type == "cuda" else None
-    return PlainLoop(trainer.spec, trainer.hp, trainer.images, trainer.config.seed, str(trainer.device), adam)
+    """A PlainLoop doing exactly the work of ``trainer.train_step``: same spec, hyperparameters, data, seed
+    and device, and the engine's choices of fused Adam, bf16 autocast and memory format."""
+    return PlainLoop(
+        trainer.spec,
+        trainer.hp,
+        trainer.images,
+        trainer.config.seed,
+        str(trainer.device),
+        adam={"fused": bool(trainer.opt_G.defaults.get("fused"))},
+        amp=trainer.amp,
+        channels_last=trainer.memory_format == torch.channels_last,
+    )

@@ -18,22 +18,6 @@ def trainer_and_loop(request, tmp_path_factory):
     return trainer, plain_loop_like(trainer)
 
 
-def test_plain_loop_does_the_engines_work(tmp_path):
-    """Same spec and seed give the same weights, and the same data order and random draws give
-    bit-identical losses: the plain loop is a fair yardstick for the engine."""
-    for model in BUILTIN_MODELS:
-        trainer = measuring_trainer(model, tmp_path / model)
-        loop = plain_loop_like(trainer)
-        for ours, theirs in zip(trainer.D.state_dict().values(), loop.D.state_dict().values()):
-            assert torch.equal(ours, theirs)
-        state = torch.get_rng_state()
-        engine_losses = [trainer.train_step() for _ in range(2)]
-        torch.set_rng_state(state)
-        loop_losses = [loop.step() for _ in range(2)]
-        for (d_engine, g_engine), (d_loop, g_loop) in zip(engine_losses, loop_losses):
-            assert torch.equal(d_engine, d_loop) and torch.equal(g_engine, g_loop), model
-
-
 @pytest.mark.parametrize("kind", ["engine", "plain"])
 def test_iteration(benchmark, trainer_and_loop, kind, record_median):
     """The engine's Trainer.train_step, then the plain loop's step on the same model, in adjacent runs."""

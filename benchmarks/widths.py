@@ -18,6 +18,7 @@ from benchmarks.harness import (
     measuring_trainer,
     set_threads,
 )
+from ganzoo.registry import zoo
 
 
 def measure_widths(model: str, widths: list[int], rounds: int) -> list[list[str]]:
@@ -31,10 +32,11 @@ def measure_widths(model: str, widths: list[int], rounds: int) -> list[list[str]
         parameters[width] = tuple(sum(p.numel() for p in net.parameters()) for net in (trainer.G, trainer.D))
     seconds = interleaved_medians(steps, rounds=rounds)
     default = seconds.get(64)
+    default_width = zoo().models.get(model).defaults.generator_width
     return [
         [
             model,
-            str(width),
+            f"{width} (default)" if width == default_width else str(width),
             f"{parameters[width][0] / 1e6:.2f}M / {parameters[width][1] / 1e6:.2f}M",
             f"{flops[width] / 1e9:.2f}",
             f"{seconds[width] * 1e3:.1f}",
@@ -47,7 +49,7 @@ def measure_widths(model: str, widths: list[int], rounds: int) -> list[list[str]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default=",".join(BUILTIN_MODELS))
-    parser.add_argument("--widths", default="16,32,48,64", help="comma-separated; 64 is today's default")
+    parser.add_argument("--widths", default="16,32,48,64", help="comma-separated; 64 is the papers' width")
     parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args(argv)
     set_threads()
