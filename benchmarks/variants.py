@@ -55,9 +55,16 @@ VARIANTS = {
         Variant("bf16-autocast", "bf16 autocast on the CPU: changes the numerics", bf16_autocast=True),
         Variant(
             "fused-bf16",
-            "fused Adam and bf16 autocast together: the engine's defaults on an AMX CPU",
+            "fused Adam and bf16 autocast: the engine's defaults on an AMX CPU for MLP models",
             adam={"fused": True},
             bf16_autocast=True,
+        ),
+        Variant(
+            "fused-bf16-channels-last",
+            "fused Adam, bf16 autocast, channels_last: the engine's defaults on an AMX CPU for conv models",
+            adam={"fused": True},
+            bf16_autocast=True,
+            channels_last=True,
         ),
         Variant("compile", "torch.compile of G and D (first call compiles; excluded)", compile=True),
         Variant(
