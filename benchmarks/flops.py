@@ -66,14 +66,15 @@ def matmul_ceiling(size: int = 2048, repeats: int = 5, dtype: torch.dtype = torc
 
 
 def iteration_steps(overrides: list[str] | None = None) -> dict[str, Callable[[], Any]]:
-    """One iteration of every built-in model through the engine in fp32 and, where the engine's default
-    is bf16 autocast (CUDA, AMX CPUs), with its defaults too; and of every reference baseline."""
+    """One iteration of every built-in model through the engine in fp32 and, where the engine's defaults
+    differ (bf16 autocast on CUDA and AMX CPUs), with its defaults too; and of every reference baseline."""
     steps: dict[str, Callable[[], Any]] = {}
     for model in BUILTIN_MODELS:
         steps[f"{model} (fp32)"] = measuring_trainer(model, overrides=overrides, amp=False).train_step
         default = measuring_trainer(model, overrides=overrides)
         if default.amp:
-            steps[f"{model} (bf16 autocast, default)"] = default.train_step
+            channels_last = ", channels_last" if default.memory_format == torch.channels_last else ""
+            steps[f"{model} (defaults: bf16 autocast{channels_last})"] = default.train_step
     for name, baseline in BASELINES.items():
         steps[name] = baseline(dataset().images).step
     return steps

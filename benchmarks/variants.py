@@ -1,6 +1,7 @@
 """Candidate speed-ups of the engine's hot path, each measured on a copy of its iteration (the plain loop)
 against the unchanged copy (fp32, torch's default Adam: the loop before any of these choices), in
-alternating rounds of the same run, so the ratio is meaningful on a busy machine. Nothing here changes the engine; RESULTS.md ("Findings") says which changes are worth making.
+alternating rounds of the same run, so the ratio is meaningful on a busy machine. Nothing here changes the
+engine; RESULTS.md ("Findings") says which changes are worth making.
 
     python -m benchmarks.variants [--models vanilla,dcgan,wgan-gp] [--rounds 10] [--variants a,b]
 """
