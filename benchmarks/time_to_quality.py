@@ -137,7 +137,7 @@ class QualityRun:
 
 
 class EvaluateEngine(Callback):
-    """Drives a QualityRun from the engine's loop and ends the run through ``trainer.config.steps``."""
+    """Drives a QualityRun from the engine's loop and ends the run with ``trainer.stop()``."""
 
     def __init__(self, run: QualityRun, n_samples: int) -> None:
         self.run, self.n_samples = run, n_samples
@@ -148,7 +148,7 @@ class EvaluateEngine(Callback):
             return sample_uint8(trainer.sampling_generator(), self.n_samples, generator=latents)
 
         if self.run.after_iteration(sample):
-            trainer.config.steps = step
+            trainer.stop()
 
 
 def run_engine_model(

@@ -120,9 +120,10 @@ class EvaluateDuringTraining(Callback):
         return self.config.steps is None and trainer.train_seconds >= self.config.time_budget
 
     def on_step(self, trainer: Trainer, step: int) -> None:
-        final = self._budget_spent(trainer) or step >= trainer.config.steps
-        if self._budget_spent(trainer):
+        spent = self._budget_spent(trainer)
+        if spent:
             trainer.stop()
+        final = spent or step >= trainer.config.steps
         if not self._due(trainer, step):
             return
         start = time.perf_counter()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -175,6 +176,7 @@ def select_device(requested: str) -> torch.device:
     return device
 
 
+@functools.cache
 def cpu_has_amx() -> bool:
     """Whether this CPU has AMX bf16 tiles, where bf16 autocast trains 1.2-1.8x faster (benchmarks/RESULTS.md)."""
     try:

@@ -91,7 +91,7 @@ SPEC = ganzoo.ModelSpec(
     defaults=ganzoo.Hyperparameters(
         latent_dim=100,
         # The paper's G narrows 1024 -> 128 channels at 64x64; width 32 (G 64 -> 32, D 32 -> 64 channels at
-        # 28x28) learns as well per step as 64 at a quarter of the cost (benchmarks/RESULTS.md, widths).
+        # 28x28) learns as well per step as 64 at half the time per step (benchmarks/RESULTS.md, section 7).
         generator_width=32,
         discriminator_width=32,
         generator_lr=2e-4,

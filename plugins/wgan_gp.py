@@ -5,10 +5,9 @@ and fake images, 5 critic steps per generator step, and Adam with betas (0.5, 0.
 code. The critic has no batch norm (the penalty is per-sample); the generator keeps it.
 
 Two defaults depart from the paper, for training budgets of minutes on a CPU; both were measured
-(benchmarks/RESULTS.md, section 7): base width 32 instead of 64, and learning
-rate 5e-4 instead of 1e-4. On a 2-core CPU, with 5e-4 the FID of mnist-10k digits falls below the
-blurred-digits reference after 15-20 s of training instead of 45-60 s, and `ganzoo bench` ends at 4.3 instead of
-17.5 after its 240 s. For the paper's setting: ``--set generator_lr=1e-4 --set discriminator_lr=1e-4
+(benchmarks/RESULTS.md, section 7): base width 32 instead of 64, and learning rate 5e-4 instead of 1e-4.
+On a 2-core CPU, with 5e-4 the FID of mnist-10k digits falls below the blurred-digits reference after
+15-20 s of training instead of 45-60 s, and `ganzoo bench` ends at 4.3 instead of 17.5 after its 240 s. For the paper's setting: ``--set generator_lr=1e-4 --set discriminator_lr=1e-4
 --set generator_width=64 --set discriminator_width=64``.
 """
 
@@ -76,8 +75,8 @@ SPEC = ganzoo.ModelSpec(
     image_shapes=SHAPES,
     defaults=ganzoo.Hyperparameters(
         latent_dim=128,
-        # The paper's MNIST networks have 64 base channels; 32 costs a third per step on a CPU and learns
-        # about as well per step over a few minutes (benchmarks/RESULTS.md, widths).
+        # The paper's MNIST networks have 64 base channels; 32 halves the time per step on a CPU and learns
+        # about as well per step over a few minutes (benchmarks/RESULTS.md, section 7).
         generator_width=32,
         discriminator_width=32,
         # The paper's 1e-4 learns 3-4x slower per step at this budget; 5e-4 is still stable over 2,400+ steps.
