@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+import torch
+from torch import nn
 
 import ganzoo
 from ganzoo.testing import ConformanceError, check_model
@@ -32,6 +34,25 @@ def test_dcgan_builds_every_documented_shape():
     for shape in [(1, 28, 28), (1, 32, 32), (1, 64, 64), (3, 28, 28), (3, 32, 32), (3, 64, 64)]:
         G, _ = spec.build(shape)
         assert G.sample(2).shape == (2, *shape)
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_dcgan_first_layer_is_the_transposed_convolution_it_replaces(memory_format):
+    """dcgan computes its latent projection as a matrix product (for speed); it must equal the paper's
+    transposed convolution, forward and backward, and keep nn.ConvTranspose2d's state dict."""
+    generator, _ = ganzoo.get_model("dcgan").build((1, 28, 28))
+    projection = generator.net[0].to(memory_format=memory_format)
+    reference = nn.ConvTranspose2d(100, 64, 7, 1, 0, bias=False).to(memory_format=memory_format)
+    reference.load_state_dict(projection.state_dict())
+    z = torch.randn(5, 100, requires_grad=True)
+    ours, theirs = projection(z), reference(z.view(5, 100, 1, 1))
+    assert ours.shape == theirs.shape == (5, 64, 7, 7)
+    assert ours.is_contiguous(memory_format=memory_format)
+    torch.testing.assert_close(ours, theirs)
+    grad = torch.randn_like(theirs)
+    ours_grads = torch.autograd.grad(ours, (z, projection.weight), grad)
+    theirs_grads = torch.autograd.grad(theirs, (z, reference.weight), grad)
+    torch.testing.assert_close(ours_grads, theirs_grads)
 
 
 def test_kit_catches_a_generator_that_lies_about_its_shape():
