@@ -83,8 +83,10 @@ class PlainLoop:
             self.opt_D.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_D.step()
+        D.requires_grad_(False)  # the generator step needs no gradient for D's weights
         with self.autocast():
             g_loss = self.loss.generator_loss(D(fake))
+        D.requires_grad_(True)
         self.opt_G.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_G.step()

@@ -445,14 +445,20 @@ class Trainer:
             self.D.parameters(), lr=self.hp.discriminator_lr, betas=self.hp.discriminator_betas, **adam
         )
         self.G_step, self.D_step = self.G, self.D  # what the hot path calls (compiled or DDP-wrapped)
+        # The generator step computes no gradient for D: under DDP it calls D itself, not the DDP wrapper,
+        # which would wait for D's gradients to sync them.
+        self.D_in_generator_step = self.D_step
         if self.config.compile:
             if not hasattr(torch, "compile"):
                 raise UsageError("--compile needs torch.compile (PyTorch 2.0 or newer).")
             self.G_step, self.D_step = self._compiled(self.G, self.D)
 
     def _compiled(self, G: nn.Module, D: nn.Module) -> tuple[nn.Module, nn.Module]:
+        return torch.compile(G), self._compiled_discriminator(D)
+
+    def _compiled_discriminator(self, D: nn.Module) -> nn.Module:
         """torch.compile cannot differentiate twice, which a penalty on D needs: D then stays eager."""
-        return torch.compile(G), (D if self.penalty is not None else torch.compile(D))
+        return D if self.penalty is not None else torch.compile(D)
 
     def _distribute(self) -> None:
         """DDP for the hot path (``G_step``/``D_step``); ``G``/``D`` stay the raw modules for state dicts."""
@@ -461,6 +467,7 @@ class Trainer:
         self.D_step, discriminator_norm = distributed.wrap_for_training(self.D, self.device, sync)
         if self.config.compile:
             self.G_step, self.D_step = self._compiled(self.G_step, self.D_step)
+        self.D_in_generator_step = self._compiled_discriminator(self.D) if self.config.compile else self.D
         self.distributed_info = {
             "world_size": self.world_size,
             "backend": distributed.backend(),
@@ -593,12 +600,26 @@ class Trainer:
             self.opt_D.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_D.step()
-        with self.autocast(), self._rank_stream(hp.critic_steps):
-            g_loss = self.loss.generator_loss(D(fake))
+        with self.autocast(), self._rank_stream(hp.critic_steps), self._discriminator_frozen():
+            g_loss = self.loss.generator_loss(self.D_in_generator_step(fake))
         self.opt_G.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_G.step()
         return d_loss.detach(), g_loss.detach()
+
+    @contextlib.contextmanager
+    def _discriminator_frozen(self) -> Iterator[None]:
+        """For the generator step's forward: D's parameters out of the graph, so its backward skips D's weight
+        gradients (7% of a dcgan iteration, 3% of vanilla's) and D's .grad keeps the critic step's gradient,
+        the one d_grad_norm reports."""
+        trainable = [p for p in self.D.parameters() if p.requires_grad]
+        for parameter in trainable:
+            parameter.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for parameter in trainable:
+                parameter.requires_grad_(True)
 
     # -- the loop -------------------------------------------------------------------------------------
     def run(self) -> Run:
@@ -614,6 +635,10 @@ class Trainer:
             except (TrainingDiverged, TrainingInterrupted) as exc:
                 distributed.raised_on_every_rank(exc)  # the ranks agreed on it
                 raise
+            finally:
+                # The DDP wrappers hold the process group. Dropped here, the group can be destroyed while
+                # the interpreter lives; gloo aborts a process that ends with it alive ("terminate called").
+                self.G_step, self.D_step = self.G, self.D
 
     def _run(self) -> Run:
         start_step = self.step

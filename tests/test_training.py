@@ -64,6 +64,23 @@ def test_run_directory_holds_everything_needed(tmp_path):
     assert not G.training and G.sample(3).shape == (3, 1, 28, 28)
 
 
+@pytest.mark.parametrize("model", ["vanilla", "dcgan", "wgan-gp"])
+def test_the_generator_step_leaves_the_discriminator_gradient_alone(tmp_path, model):
+    """D's gradients after a step are the critic step's (what d_grad_norm reports), none from the G step,
+    and G still gets its gradient through D."""
+    trainer = Trainer(TrainConfig(**tiny_config(tmp_path / "run", model=model), steps=1, progress=False))
+    at_critic_step = []
+    critic_step = trainer.opt_D.step
+    trainer.opt_D.step = lambda: (at_critic_step.append([p.grad.clone() for p in trainer.D.parameters()]), critic_step())
+    trainer.train_step()
+    after = [p.grad for p in trainer.D.parameters()]
+    assert len(after) == len(at_critic_step[-1]) > 0
+    for final, critic in zip(after, at_critic_step[-1]):
+        assert torch.equal(final, critic)
+    assert all(p.requires_grad for p in trainer.D.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in trainer.G.parameters())
+
+
 def test_only_the_last_checkpoints_are_kept(tmp_path):
     run = ganzoo.train(steps=20, **tiny_config(tmp_path / "run", keep_checkpoints=2))
     assert [step for step, _ in ckpt.list_checkpoints(run.directory)] == [15, 20]
