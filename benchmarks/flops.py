@@ -1,6 +1,7 @@
 """FLOPs per training iteration of each built-in model (and each reference baseline), counted by
 torch.utils.flop_counter over one iteration, and the GFLOP/s each achieves beside the machine's fp32
-and bf16 matmul ceilings (a large square matmul, best of a few).
+and bf16 matmul ceilings (a large square matmul, best of a few). Iterations are timed in the steady state of
+a training loop: each timed one follows an untimed one of the same model.
 
     python -m benchmarks.flops [--rounds 10] [--json]
 """
@@ -84,7 +85,9 @@ def measure(rounds: int, overrides: list[str] | None = None) -> dict[str, Any]:
     ceilings = {"fp32": matmul_ceiling(), "bf16": matmul_ceiling(dtype=torch.bfloat16)}
     steps = iteration_steps(overrides)
     flops = {name: count_flops(step) for name, step in steps.items()}
-    seconds = interleaved_medians(steps, rounds=rounds)
+    # Each timed iteration follows an untimed one of the same model, as in training, where one model's
+    # iterations follow each other (timed right after another model's, dcgan's took 10-15% longer).
+    seconds = interleaved_medians(steps, rounds=rounds, untimed_first=True)
     rows = []
     for name in steps:
         achieved = flops[name] / seconds[name] / 1e9

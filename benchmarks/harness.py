@@ -71,16 +71,25 @@ def synchronize(device: torch.device | str) -> None:
 
 
 def interleaved_medians(
-    candidates: dict[str, Callable[[], Any]], rounds: int, warmup: int = 2, device: str = "cpu"
+    candidates: dict[str, Callable[[], Any]],
+    rounds: int,
+    warmup: int = 2,
+    device: str = "cpu",
+    untimed_first: bool = False,
 ) -> dict[str, float]:
     """Median seconds per call of each candidate, timed in alternation round by round, so that load from
-    other processes on a shared machine falls on all of them alike."""
+    other processes on a shared machine falls on all of them alike.
+
+    ``untimed_first``: in every round each candidate first runs once untimed, so that the timed call finds
+    the caches holding its own tensors, as in a training loop, rather than the previous candidate's."""
     for fn in candidates.values():
         for _ in range(warmup):
             fn()
     times: dict[str, list[float]] = {name: [] for name in candidates}
     for _ in range(rounds):
         for name, fn in candidates.items():
+            if untimed_first:
+                fn()
             synchronize(device)
             start = time.perf_counter()
             fn()
