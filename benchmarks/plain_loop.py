@@ -25,6 +25,7 @@ class PlainLoop:
         adam: dict | None = None,  # extra torch.optim.Adam arguments, e.g. {"fused": True}
         amp: bool = False,  # bf16 autocast around the forward passes, as TrainConfig.amp
         channels_last: bool = False,
+        frozen_discriminator: bool = False,  # D's parameters frozen in the generator step, as the engine does
     ) -> None:
         torch.manual_seed(seed)  # the engine seeds the same way before building, so the weights are equal
         self.G, self.D = spec.build(tuple(images.shape[1:]), hp)
@@ -34,7 +35,7 @@ class PlainLoop:
         if channels_last:
             self.G.to(memory_format=torch.channels_last)
             self.D.to(memory_format=torch.channels_last)
-        self.amp = amp
+        self.amp, self.frozen_discriminator = amp, frozen_discriminator
         self.hp, self.device = hp, torch.device(device)
         self.images = images.to(device)
         self.loss = zoo().losses.get(hp.loss)
@@ -66,6 +67,15 @@ class PlainLoop:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    @contextlib.contextmanager
+    def discriminator_frozen(self):
+        """Around the generator step's forward: its backward then skips D's weight gradients."""
+        self.D.requires_grad_(not self.frozen_discriminator)
+        try:
+            yield
+        finally:
+            self.D.requires_grad_(True)
+
     def step(self) -> tuple[torch.Tensor, torch.Tensor]:
         hp, G, D = self.hp, self.G, self.D
         for critic_step in range(hp.critic_steps):
@@ -83,10 +93,8 @@ class PlainLoop:
             self.opt_D.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_D.step()
-        D.requires_grad_(False)  # the generator step needs no gradient for D's weights
-        with self.autocast():
+        with self.autocast(), self.discriminator_frozen():
             g_loss = self.loss.generator_loss(D(fake))
-        D.requires_grad_(True)
         self.opt_G.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_G.step()
@@ -95,7 +103,8 @@ class PlainLoop:
 
 def plain_loop_like(trainer) -> PlainLoop:
     """A PlainLoop doing exactly the work of ``trainer.train_step``: same spec, hyperparameters, data, seed
-    and device, and the engine's choices of fused Adam, bf16 autocast and memory format."""
+    and device, and the engine's choices of fused Adam, bf16 autocast, memory format and a frozen D in the
+    generator step."""
     return PlainLoop(
         trainer.spec,
         trainer.hp,
@@ -105,4 +114,5 @@ def plain_loop_like(trainer) -> PlainLoop:
         adam={"fused": bool(trainer.opt_G.defaults.get("fused"))},
         amp=trainer.amp,
         channels_last=trainer.memory_format == torch.channels_last,
+        frozen_discriminator=True,
     )

@@ -4,6 +4,7 @@ operator times grouped by kind, and the fixed per-iteration cost of Python, disp
 
     python -m benchmarks.profile_step [--models vanilla,dcgan,wgan-gp] [--steps 5]
     python -m benchmarks.profile_step --py-spy dcgan      # needs `pip install py-spy`
+    python -m benchmarks.profile_step --by-shape dcgan    # top operators told apart by input shapes
 
 ``--loop MODEL SECONDS`` only runs train_step in a loop: the target py-spy records.
 """
@@ -86,6 +87,23 @@ def operator_profile(model: str, steps: int) -> dict[str, Any]:
     return {"model": model, "ms": dict(per_step), "aten_calls": calls // steps, "top": top[:8]}
 
 
+def operators_by_shape(model: str, steps: int, count: int = 15) -> list[tuple[float, int, str, str]]:
+    """The ``count`` operators with the most self time per iteration, told apart by their input shapes:
+    (ms per iteration, calls per iteration, operator, input shapes)."""
+    trainer = measuring_trainer(model)
+    for _ in range(2):
+        trainer.train_step()
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        for _ in range(steps):
+            trainer.train_step()
+    rows = [
+        (event.self_cpu_time_total / steps / 1e3, event.count // steps, event.key, str(event.input_shapes))
+        for event in prof.key_averages(group_by_input_shape=True)
+        if event.key.startswith("aten::")
+    ]
+    return sorted(rows, reverse=True)[:count]
+
+
 def fixed_cost(model: str, rounds: int) -> dict[str, float]:
     """Median seconds per iteration of tiny networks through the engine and the plain loop (alternating),
     and of the default networks (timed apart: right after a large step, a tiny one pays for the freed
@@ -146,11 +164,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=5, help="profiled iterations per model")
     parser.add_argument("--rounds", type=int, default=20, help="timed rounds for the fixed cost")
     parser.add_argument("--py-spy", metavar="MODEL", help="summarise a py-spy recording of MODEL's loop")
+    parser.add_argument("--by-shape", metavar="MODEL", help="MODEL's top operators, by input shapes")
     parser.add_argument("--loop", nargs=2, metavar=("MODEL", "SECONDS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     set_threads()
     if args.loop:
         loop(args.loop[0], float(args.loop[1]))
+        return 0
+    if args.by_shape:
+        rows = [
+            [f"{ms:.3f}", str(calls), name, shapes.replace("[], ", "").replace(", []", "")]
+            for ms, calls, name, shapes in operators_by_shape(args.by_shape, args.steps * 4)
+        ]
+        print(markdown_table(["ms/iteration", "calls/iteration", "operator", "input shapes"], rows))
+        print(f"\n{machine_line()}")
         return 0
     if args.py_spy:
         for share, frame in py_spy_summary(args.py_spy, 20.0):

@@ -38,6 +38,7 @@ class Variant:
     bf16_autocast: bool = False
     compile: bool = False
     joint_discriminator_pass: bool = False  # one D call on cat(real, fake) instead of two
+    frozen_discriminator: bool = False  # D's parameters frozen in the generator step
 
 
 VARIANTS = {
@@ -55,17 +56,24 @@ VARIANTS = {
         Variant("channels-last", "channels_last weights and batches (conv models)", channels_last=True),
         Variant("bf16-autocast", "bf16 autocast on the CPU: changes the numerics", bf16_autocast=True),
         Variant(
-            "fused-bf16",
-            "fused Adam and bf16 autocast: the engine's defaults on an AMX CPU for MLP models",
-            adam={"fused": True},
-            bf16_autocast=True,
+            "frozen-d",
+            "D's parameters frozen in the generator step: its backward skips D's weight gradients",
+            frozen_discriminator=True,
         ),
         Variant(
-            "fused-bf16-channels-last",
-            "fused Adam, bf16 autocast, channels_last: the engine's defaults on an AMX CPU for conv models",
+            "engine-mlp",
+            "fused Adam, bf16 autocast, frozen D: the engine's defaults on an AMX CPU for MLP models",
+            adam={"fused": True},
+            bf16_autocast=True,
+            frozen_discriminator=True,
+        ),
+        Variant(
+            "engine-conv",
+            "fused Adam, bf16 autocast, channels_last, frozen D: the engine's defaults on an AMX CPU for conv models",
             adam={"fused": True},
             bf16_autocast=True,
             channels_last=True,
+            frozen_discriminator=True,
         ),
         Variant("compile", "torch.compile of G and D (first call compiles; excluded)", compile=True),
         Variant(
@@ -89,6 +97,7 @@ class VariantLoop(PlainLoop):
             adam=variant.adam,
             amp=variant.bf16_autocast,
             channels_last=variant.channels_last,
+            frozen_discriminator=variant.frozen_discriminator,
         )
         self.variant = variant
         if variant.float_images:
@@ -126,7 +135,7 @@ class VariantLoop(PlainLoop):
             self.opt_D.zero_grad(set_to_none=True)
             d_loss.backward()
             self.opt_D.step()
-        with self.autocast():
+        with self.autocast(), self.discriminator_frozen():
             g_loss = self.loss.generator_loss(self.D_call(fake))
         self.opt_G.zero_grad(set_to_none=True)
         g_loss.backward()

@@ -27,6 +27,8 @@ def test_plain_loop_does_the_engines_work(tmp_path, model, amp):
     for (d_engine, g_engine), (d_loop, g_loop) in zip(engine_losses, loop_losses, strict=True):
         assert torch.equal(d_engine, d_loop) and torch.equal(g_engine, g_loop)
     assert all(torch.equal(a, b) for a, b in zip(trainer.G.parameters(), loop.G.parameters(), strict=True))
+    # D's gradients too: the plain loop freezes D in the generator step as the engine does.
+    assert all(torch.equal(a.grad, b.grad) for a, b in zip(trainer.D.parameters(), loop.D.parameters(), strict=True))
 
 
 def test_plain_loop_breaks_when_the_work_differs(tmp_path):
@@ -39,3 +41,16 @@ def test_plain_loop_breaks_when_the_work_differs(tmp_path):
     torch.set_rng_state(state)
     d_loop, _ = loop.step()
     assert not torch.equal(d_engine, d_loop)
+
+
+def test_a_loop_that_computes_ds_gradient_in_the_generator_step_is_told_apart(tmp_path):
+    """Without the frozen D, the losses agree but D's gradients after a step do not."""
+    trainer = measuring_trainer("dcgan", tmp_path, amp=False, batch_size=8)
+    loop = plain_loop_like(trainer)
+    loop.frozen_discriminator = False
+    state = torch.get_rng_state()
+    engine_losses = trainer.train_step()
+    torch.set_rng_state(state)
+    loop_losses = loop.step()
+    assert all(torch.equal(a, b) for a, b in zip(engine_losses, loop_losses, strict=True))
+    assert not all(torch.equal(a.grad, b.grad) for a, b in zip(trainer.D.parameters(), loop.D.parameters()))
