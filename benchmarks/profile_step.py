@@ -87,7 +87,7 @@ def operator_profile(model: str, steps: int) -> dict[str, Any]:
     return {"model": model, "ms": dict(per_step), "aten_calls": calls // steps, "top": top[:8]}
 
 
-def operators_by_shape(model: str, steps: int, count: int = 15) -> list[tuple[float, int, str, str]]:
+def operators_by_shape(model: str, steps: int, count: int = 25) -> list[tuple[float, int, str, str]]:
     """The ``count`` operators with the most self time per iteration, told apart by their input shapes:
     (ms per iteration, calls per iteration, operator, input shapes)."""
     trainer = measuring_trainer(model)

@@ -23,7 +23,10 @@ for step in "${steps[@]}"; do
     case $step in
         iteration) run iteration python -m pytest benchmarks/ --benchmark-only -q -p no:cacheprovider ;;
         flops) run flops python -m benchmarks.flops --rounds 10 ;;
-        profile) run profile python -m benchmarks.profile_step --rounds 30 ;;
+        profile)
+            run profile python -m benchmarks.profile_step --rounds 30
+            run profile-by-shape-dcgan python -m benchmarks.profile_step --by-shape dcgan
+            ;;
         pyspy)
             for model in vanilla dcgan wgan-gp; do
                 run "pyspy-$model" python -m benchmarks.profile_step --py-spy "$model"
