@@ -4,7 +4,7 @@ operator times grouped by kind, and the fixed per-iteration cost of Python, disp
 
     python -m benchmarks.profile_step [--models vanilla,dcgan,wgan-gp] [--steps 5]
     python -m benchmarks.profile_step --py-spy dcgan      # needs `pip install py-spy`
-    python -m benchmarks.profile_step --by-shape dcgan    # top operators told apart by input shapes
+    python -m benchmarks.profile_step --by-shape dcgan [--tiny]   # top operators told apart by input shapes
 
 ``--loop MODEL SECONDS`` only runs train_step in a loop: the target py-spy records.
 """
@@ -87,10 +87,12 @@ def operator_profile(model: str, steps: int) -> dict[str, Any]:
     return {"model": model, "ms": dict(per_step), "aten_calls": calls // steps, "top": top[:8]}
 
 
-def operators_by_shape(model: str, steps: int, count: int = 25) -> list[tuple[float, int, str, str]]:
+def operators_by_shape(
+    model: str, steps: int, tiny: bool = False, count: int = 25
+) -> list[tuple[float, int, str, str]]:
     """The ``count`` operators with the most self time per iteration, told apart by their input shapes:
-    (ms per iteration, calls per iteration, operator, input shapes)."""
-    trainer = measuring_trainer(model)
+    (ms per iteration, calls per iteration, operator, input shapes). ``tiny``: width 1, batch 2."""
+    trainer = measuring_trainer(model, overrides=TINY, batch_size=2) if tiny else measuring_trainer(model)
     for _ in range(2):
         trainer.train_step()
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
@@ -165,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=20, help="timed rounds for the fixed cost")
     parser.add_argument("--py-spy", metavar="MODEL", help="summarise a py-spy recording of MODEL's loop")
     parser.add_argument("--by-shape", metavar="MODEL", help="MODEL's top operators, by input shapes")
+    parser.add_argument("--tiny", action="store_true", help="with --by-shape: width 1, batch 2")
     parser.add_argument("--loop", nargs=2, metavar=("MODEL", "SECONDS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     set_threads()
@@ -174,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.by_shape:
         rows = [
             [f"{ms:.3f}", str(calls), name, shapes.replace("[], ", "").replace(", []", "")]
-            for ms, calls, name, shapes in operators_by_shape(args.by_shape, args.steps * 4)
+            for ms, calls, name, shapes in operators_by_shape(args.by_shape, args.steps * 4, args.tiny)
         ]
         print(markdown_table(["ms/iteration", "calls/iteration", "operator", "input shapes"], rows))
         print(f"\n{machine_line()}")

@@ -26,6 +26,7 @@ for step in "${steps[@]}"; do
         profile)
             run profile python -m benchmarks.profile_step --rounds 30
             run profile-by-shape-dcgan python -m benchmarks.profile_step --by-shape dcgan
+            run profile-by-shape-dcgan-tiny python -m benchmarks.profile_step --by-shape dcgan --tiny
             ;;
         pyspy)
             for model in vanilla dcgan wgan-gp; do

@@ -147,11 +147,13 @@ def setup(requested_device: str) -> tuple[int, int, torch.device | None]:
 def teardown() -> None:
     """Leave the process group this module created (after a failed collective the process just exits)."""
     global _owns_process_group
-    if _owns_process_group and dist.is_initialized() and not _collective_failed:
-        dist.destroy_process_group()
-        # gloo's worker threads release the tensors of finished collectives, which needs the GIL; one still
-        # waiting for it when the interpreter finalizes aborts the process ("terminate called without an
-        # active exception", seen in 1 of 15 runs; pytorch/pytorch#179291). Releasing the GIL here lets them.
+    if _owns_process_group and dist.is_initialized():
+        if not _collective_failed:
+            dist.destroy_process_group()
+        # gloo's worker threads release the tensors of finished (or failed) collectives, which needs the GIL;
+        # one still waiting for it when the interpreter finalizes aborts the process with "terminate called
+        # without an active exception" (1 run in 15 before this pause; pytorch/pytorch#179291). The pause
+        # releases the GIL to them.
         time.sleep(0.05)
     _owns_process_group = False
 
