@@ -152,7 +152,7 @@ def teardown() -> None:
             dist.destroy_process_group()
         # gloo's worker threads release the tensors of finished (or failed) collectives, which needs the GIL;
         # one still waiting for it when the interpreter finalizes aborts the process with "terminate called
-        # without an active exception" (1 run in 15 before this pause; pytorch/pytorch#179291). The pause
+        # without an active exception" (1 to 5 runs in 15 before this pause; pytorch/pytorch#179291). The pause
         # releases the GIL to them.
         time.sleep(0.05)
     _owns_process_group = False

@@ -64,11 +64,14 @@ def test_run_directory_holds_everything_needed(tmp_path):
     assert not G.training and G.sample(3).shape == (3, 1, 28, 28)
 
 
-@pytest.mark.parametrize("model", ["vanilla", "dcgan", "wgan-gp"])
-def test_the_generator_step_leaves_the_discriminator_gradient_alone(tmp_path, model):
+@pytest.mark.parametrize(
+    ("model", "compile_"), [("vanilla", False), ("dcgan", False), ("wgan-gp", False), ("dcgan", True)]
+)
+def test_the_generator_step_leaves_the_discriminator_gradient_alone(tmp_path, model, compile_):
     """D's gradients after a step are the critic step's (what d_grad_norm reports), none from the G step,
-    and G still gets its gradient through D."""
-    trainer = Trainer(TrainConfig(**tiny_config(tmp_path / "run", model=model), steps=1, progress=False))
+    and G still gets its gradient through D; with --compile too."""
+    config = TrainConfig(**tiny_config(tmp_path / "run", model=model), steps=1, progress=False, compile=compile_)
+    trainer = Trainer(config)
     at_critic_step = []
     critic_step = trainer.opt_D.step
     trainer.opt_D.step = lambda: (at_critic_step.append([p.grad.clone() for p in trainer.D.parameters()]), critic_step())
