@@ -37,7 +37,7 @@ def init_weights(module: nn.Module) -> None:
 class LatentProjection(nn.ConvTranspose2d):
     """The generator's first layer, a transposed convolution of the 1x1 latent into a base x base map, computed
     as the matrix product it is: on a CPU, oneDNN's transposed convolution of this shape took 1.15 ms at
-    batch 64, width 32, the matrix product 0.14 ms (benchmarks/RESULTS.md, section 5). The parameters and the
+    batch 64, width 32, the matrix product 0.13 ms (benchmarks/RESULTS.md, section 5). The parameters and the
     state dict are nn.ConvTranspose2d's, and the output keeps the weight's memory format."""
 
     def __init__(self, latent_dim: int, width: int, base: int):
