@@ -51,6 +51,7 @@ class PlainLoop:
         self.order = torch.Generator().manual_seed(seed + 1)
         self.permutation = torch.randperm(len(images), generator=self.order).to(device)
         self.position = 0
+        self.G_call, self.D_call = self.G, self.D  # what the step calls (a variant may compile them)
 
     def real_batch(self) -> torch.Tensor:
         size = self.hp.batch_size
@@ -59,7 +60,9 @@ class PlainLoop:
             self.position = 0
         indices = self.permutation[self.position : self.position + size]
         self.position += size
-        batch = self.images[indices].float().mul_(2.0 / 255.0).sub_(1.0)
+        batch = self.images[indices]
+        if batch.dtype == torch.uint8:  # the engine's dataset (a variant may convert it to floats once)
+            batch = batch.float().mul_(2.0 / 255.0).sub_(1.0)
         return batch.contiguous(memory_format=self.memory_format)
 
     def autocast(self):
@@ -70,14 +73,20 @@ class PlainLoop:
     @contextlib.contextmanager
     def discriminator_frozen(self):
         """Around the generator step's forward: its backward then skips D's weight gradients."""
-        self.D.requires_grad_(not self.frozen_discriminator)
+        if not self.frozen_discriminator:
+            yield
+            return
+        self.D.requires_grad_(False)
         try:
             yield
         finally:
             self.D.requires_grad_(True)
 
+    def discriminate(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.D_call(real), self.D_call(fake)
+
     def step(self) -> tuple[torch.Tensor, torch.Tensor]:
-        hp, G, D = self.hp, self.G, self.D
+        hp, G, D = self.hp, self.G_call, self.D_call
         for critic_step in range(hp.critic_steps):
             real = self.real_batch()
             z = torch.randn(hp.batch_size, hp.latent_dim, device=self.device)
@@ -87,7 +96,7 @@ class PlainLoop:
                         fake = G(z)
                 else:
                     fake = G(z)  # kept with its graph for the generator step, as the engine does
-                d_loss = self.loss.discriminator_loss(D(real), D(fake.detach()))
+                d_loss = self.loss.discriminator_loss(*self.discriminate(real, fake.detach()))
                 if self.penalty is not None:
                     d_loss = d_loss + hp.penalty_weight * self.penalty(D, real, fake.detach())
             self.opt_D.zero_grad(set_to_none=True)

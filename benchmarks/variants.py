@@ -9,10 +9,8 @@ engine; RESULTS.md ("Findings") says which changes are worth making.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,45 +100,13 @@ class VariantLoop(PlainLoop):
         self.variant = variant
         if variant.float_images:
             self.images = self.images.float().mul_(2.0 / 255.0).sub_(1.0)
-        self.G_call: Callable = torch.compile(self.G) if variant.compile else self.G
-        self.D_call: Callable = torch.compile(self.D) if variant.compile else self.D
-
-    def real_batch(self) -> torch.Tensor:
-        if not self.variant.float_images:
-            return super().real_batch()
-        size = self.hp.batch_size
-        if self.position + size > len(self.images):
-            self.permutation, self.position = torch.randperm(len(self.images), generator=self.order), 0
-        indices = self.permutation[self.position : self.position + size]
-        self.position += size
-        return self.images[indices].contiguous(memory_format=self.memory_format)
+        if variant.compile:
+            self.G_call, self.D_call = torch.compile(self.G), torch.compile(self.D)
 
     def discriminate(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.variant.joint_discriminator_pass:
             return self.D_call(torch.cat((real, fake))).chunk(2)
-        return self.D_call(real), self.D_call(fake)
-
-    def step(self) -> tuple[torch.Tensor, torch.Tensor]:
-        hp = self.hp
-        for critic_step in range(hp.critic_steps):
-            real = self.real_batch()
-            z = torch.randn(hp.batch_size, hp.latent_dim)
-            last = critic_step == hp.critic_steps - 1
-            with self.autocast():
-                with contextlib.nullcontext() if last else torch.no_grad():
-                    fake = self.G_call(z)
-                d_loss = self.loss.discriminator_loss(*self.discriminate(real, fake.detach()))
-                if self.penalty is not None:
-                    d_loss = d_loss + hp.penalty_weight * self.penalty(self.D_call, real, fake.detach())
-            self.opt_D.zero_grad(set_to_none=True)
-            d_loss.backward()
-            self.opt_D.step()
-        with self.autocast(), self.discriminator_frozen():
-            g_loss = self.loss.generator_loss(self.D_call(fake))
-        self.opt_G.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.opt_G.step()
-        return d_loss.detach(), g_loss.detach()
+        return super().discriminate(real, fake)
 
 
 def has_batch_norm(module: nn.Module) -> bool:

@@ -445,13 +445,13 @@ class Trainer:
             self.D.parameters(), lr=self.hp.discriminator_lr, betas=self.hp.discriminator_betas, **adam
         )
         self.G_step, self.D_step = self.G, self.D  # what the hot path calls (compiled or DDP-wrapped)
-        # The generator step computes no gradient for D: under DDP it calls D itself, not the DDP wrapper,
-        # which would wait for D's gradients to sync them.
-        self.D_in_generator_step = self.D_step
         if self.config.compile:
             if not hasattr(torch, "compile"):
                 raise UsageError("--compile needs torch.compile (PyTorch 2.0 or newer).")
             self.G_step, self.D_step = self._compiled(self.G, self.D)
+        # The generator step computes no gradient for D: under DDP it calls D itself, not the DDP wrapper,
+        # which would wait for D's gradients to sync them (set again by _distribute).
+        self.D_in_generator_step = self.D_step
 
     def _compiled(self, G: nn.Module, D: nn.Module) -> tuple[nn.Module, nn.Module]:
         return torch.compile(G), self._compiled_discriminator(D)

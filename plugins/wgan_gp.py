@@ -7,8 +7,9 @@ code. The critic has no batch norm (the penalty is per-sample); the generator ke
 Two defaults depart from the paper, for training budgets of minutes on a CPU; both were measured
 (benchmarks/RESULTS.md, section 7): base width 32 instead of 64, and learning rate 5e-4 instead of 1e-4.
 On a 2-core CPU, with 5e-4 the FID of mnist-10k digits falls below the blurred-digits reference after
-15-20 s of training instead of 45-60 s, and `ganzoo bench` ends at 4.3 instead of 17.5 after its 240 s. For the paper's setting: ``--set generator_lr=1e-4 --set discriminator_lr=1e-4
---set generator_width=64 --set discriminator_width=64``.
+15-20 s of training instead of 45-60 s, and `ganzoo bench` ends at 4.3 instead of 17.5 after its 240 s.
+For the paper's setting: ``--set generator_lr=1e-4 --set discriminator_lr=1e-4 --set generator_width=64
+--set discriminator_width=64``.
 """
 
 from __future__ import annotations
