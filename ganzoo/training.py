@@ -610,7 +610,7 @@ class Trainer:
     @contextlib.contextmanager
     def _discriminator_frozen(self) -> Iterator[None]:
         """For the generator step's forward: D's parameters out of the graph, so its backward skips D's weight
-        gradients (1.07x dcgan, 1.03x vanilla; benchmarks/RESULTS.md, section 6) and D's .grad keeps the
+        gradients (1.05x dcgan, 1.03x vanilla; benchmarks/RESULTS.md, section 6) and D's .grad keeps the
         critic step's gradient, the one d_grad_norm reports."""
         trainable = [p for p in self.D.parameters() if p.requires_grad]
         for parameter in trainable:
