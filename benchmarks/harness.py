@@ -16,7 +16,7 @@ import torch
 
 from ganzoo.bench import machine_description
 from ganzoo.datasets.base import ImageDataset, load_dataset
-from ganzoo.training import TrainConfig, Trainer
+from ganzoo.engine import TrainConfig, Trainer
 
 BUILTIN_MODELS = ("vanilla", "dcgan", "wgan-gp")
 THREADS_ENV = "GANZOO_BENCH_THREADS"  # torch threads for every benchmark; unset: torch's default

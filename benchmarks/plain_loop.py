@@ -117,11 +117,11 @@ def plain_loop_like(trainer) -> PlainLoop:
     return PlainLoop(
         trainer.spec,
         trainer.hp,
-        trainer.images,
+        trainer.real_batches.images,
         trainer.config.seed,
         str(trainer.device),
-        adam={"fused": bool(trainer.opt_G.defaults.get("fused"))},
-        amp=trainer.amp,
-        channels_last=trainer.memory_format == torch.channels_last,
+        adam={"fused": bool(trainer.networks.opt_G.defaults.get("fused"))},
+        amp=trainer.placement.amp,
+        channels_last=trainer.placement.memory_format == torch.channels_last,
         frozen_discriminator=True,
     )

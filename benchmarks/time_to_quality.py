@@ -35,9 +35,9 @@ from benchmarks.harness import (
 )
 from benchmarks.reference_models import BASELINES, Baseline
 from ganzoo.datasets.base import to_uint8
+from ganzoo.engine import Callback, Trainer
 from ganzoo.metrics.fid import FidEvaluator, sample_uint8
 from ganzoo.metrics.references import BLUR_SIGMA, gaussian_blur
-from ganzoo.training import Callback, Trainer
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "time_to_quality"
 SAMPLE_SEED = 10_000  # the same latents at every evaluation, so successive FIDs differ by training only

@@ -20,7 +20,10 @@ from torch import nn
 from benchmarks.harness import BUILTIN_MODELS, interleaved_medians, machine_line, markdown_table, set_threads
 from benchmarks.harness import measuring_trainer as make_trainer
 from benchmarks.plain_loop import PlainLoop
-from ganzoo.training import ExponentialMovingAverage, Trainer
+from ganzoo.engine import Trainer
+from ganzoo.engine.ema import ExponentialMovingAverage
+from ganzoo.engine.metrics_log import MetricsLog
+from ganzoo.engine.rundir import RunDirectory
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ class VariantLoop(PlainLoop):
         super().__init__(
             trainer.spec,
             trainer.hp,
-            trainer.images,
+            trainer.real_batches.images,
             trainer.config.seed,
             adam=variant.adam,
             amp=variant.bf16_autocast,
@@ -133,7 +136,7 @@ def compare_variants(model: str, names: list[str], rounds: int) -> list[list[str
         variant = VARIANTS[name]
         if not applicable(variant, trainer):
             continue
-        loop = PlainLoop(trainer.spec, trainer.hp, trainer.images, trainer.config.seed)
+        loop = PlainLoop(trainer.spec, trainer.hp, trainer.real_batches.images, trainer.config.seed)
         try:
             candidate = VariantLoop(trainer, variant)
             start = time.perf_counter()
@@ -180,22 +183,21 @@ def loop_overhead(model: str, rounds: int = 200) -> list[str]:
     trainer = make_trainer(model)
     d_loss, g_loss = trainer.train_step()
     ema_foreach = ForeachEma(trainer.G, trainer.config.ema_decay)
-    log_sums = torch.zeros(2)
-    first_bad_step = torch.zeros((), dtype=torch.long)
+    log = MetricsLog(RunDirectory(trainer.directory, writes=False), trainer.device, 64, 0.0)
 
-    def bookkeeping() -> None:  # the lines of Trainer.run between train_step and the logging check
-        nonlocal first_bad_step
-        losses = torch.stack((d_loss.float(), g_loss.float()))
-        log_sums.add_(losses)
-        bad = ~torch.isfinite(losses).all()
-        first_bad_step = torch.where(bad & (first_bad_step == 0), 7, first_bad_step)
+    def bookkeeping() -> None:  # what Trainer.run does between the iteration and the logging check
+        log.add(7, d_loss, g_loss)
+
+    def write_log() -> None:
+        log.interval_steps = 50
+        log.write(50, 1.0, trainer.G, trainer.D)
 
     medians = interleaved_medians(
         {
             "ema": lambda: trainer.ema.update(trainer.G, 100),
             "ema_foreach": lambda: ema_foreach.update(trainer.G, 100),
             "bookkeeping": bookkeeping,
-            "log": lambda: trainer._log(log_sums / 50, 50, 1.0),
+            "log": write_log,
         },
         rounds=rounds,
     )

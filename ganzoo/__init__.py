@@ -22,10 +22,10 @@ from ganzoo.spec import Hyperparameters, ModelSpec
 
 # Heavier parts load on first use, so `import ganzoo` in a plugin stays cheap.
 _LAZY = {
-    "TrainConfig": "ganzoo.training",
-    "Trainer": "ganzoo.training",
-    "Run": "ganzoo.training",
-    "train": "ganzoo.training",
+    "TrainConfig": "ganzoo.engine",
+    "Trainer": "ganzoo.engine",
+    "Run": "ganzoo.engine",
+    "train": "ganzoo.engine",
     "load_generator": "ganzoo.checkpoint",
     "FidEvaluator": "ganzoo.metrics.fid",
     "FidResult": "ganzoo.metrics.fid",

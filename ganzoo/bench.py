@@ -20,13 +20,13 @@ import torch
 import ganzoo
 from ganzoo import checkpoint as ckpt
 from ganzoo.datasets.base import DatasetOptions, load_dataset, split_source_name
+from ganzoo.engine import Callback, TrainConfig, Trainer, select_device
 from ganzoo.errors import UsageError
 from ganzoo.images import save_grid
 from ganzoo.metrics.fid import FidEvaluator, sample_uint8
 from ganzoo.metrics.sources import random_subset
 from ganzoo.registry import plugin_versions, zoo
 from ganzoo.spec import check_model_outputs
-from ganzoo.training import Callback, TrainConfig, Trainer, select_device
 
 QUICK_BUDGET_SECONDS = 8.0
 QUICK_SAMPLES = 2000

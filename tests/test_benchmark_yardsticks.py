@@ -17,7 +17,7 @@ def test_plain_loop_does_the_engines_work(tmp_path, model, amp):
     bit-identical losses."""
     trainer = measuring_trainer(model, tmp_path, amp=amp, batch_size=8)
     loop = plain_loop_like(trainer)
-    assert loop.amp == trainer.amp == amp
+    assert loop.amp == trainer.placement.amp == amp
     for ours, theirs in zip(trainer.D.state_dict().values(), loop.D.state_dict().values(), strict=True):
         assert torch.equal(ours, theirs)
     state = torch.get_rng_state()

@@ -28,7 +28,7 @@ import ganzoo.bench
 import ganzoo.commands.metrics
 from ganzoo import registry
 from ganzoo.cli import cli
-from ganzoo.training import Run, Trainer
+from ganzoo.engine import Run, Trainer
 
 EXAMPLES = int(os.environ.get("GANZOO_FUZZ_EXAMPLES", "0"))
 MODELS = ["dcgan", "vanilla", "wgan-gp", "wgan", "DCGAN", "dcgn", "tinygan"]

@@ -19,8 +19,8 @@ from torch import nn
 
 import ganzoo
 from ganzoo import checkpoint as ckpt
-from ganzoo import distributed, registry
-from ganzoo.training import TrainConfig, Trainer
+from ganzoo import registry
+from ganzoo.engine import TrainConfig, Trainer, distributed
 
 TESTS = Path(__file__).resolve().parent
 LAUNCH_TIMEOUT = 60.0  # seconds any launch of ranks may take before the test fails
@@ -389,8 +389,8 @@ def test_outside_torchrun_nothing_is_distributed(monkeypatch, tmp_path, test_mod
         monkeypatch.delenv(name, raising=False)
     assert distributed.setup("cpu") == (0, 1, None)
     trainer = Trainer(TrainConfig(**config(tmp_path / "run"), steps=1))
-    assert (trainer.rank, trainer.world_size, trainer.shard) == (0, 1, None)
-    assert trainer.G_step is trainer.G and trainer.D_step is trainer.D
+    assert (trainer.rank, trainer.world_size, trainer.placement.shard) == (0, 1, None)
+    assert trainer.networks.G_step is trainer.G and trainer.networks.D_step is trainer.D
     assert "distributed" not in json.loads((tmp_path / "run" / "config.json").read_text())
 
 

@@ -199,7 +199,7 @@ def test_the_example_passes_the_conformance_kit(lsgan_in_this_process):
     check_model(ganzoo.get_model("lsgan"))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("ganzoo.training") is None, reason="the training engine is not here")
+@pytest.mark.skipif(importlib.util.find_spec("ganzoo.engine") is None, reason="the training engine is not here")
 def test_the_example_trains_a_few_steps_and_samples(lsgan_in_this_process, tmp_path, monkeypatch):
     run = ganzoo.train(
         model="lsgan", dataset="mnist-10k", steps=3, out=str(tmp_path / "run"),

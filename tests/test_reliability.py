@@ -29,6 +29,7 @@ import ganzoo
 from ganzoo import checkpoint as ckpt
 from ganzoo import registry
 from ganzoo.cli import GanzooGroup, cli
+from ganzoo.engine import TrainConfig, Trainer
 from ganzoo.errors import (
     CheckpointError,
     DatasetError,
@@ -39,7 +40,6 @@ from ganzoo.errors import (
 )
 from ganzoo.metrics import inception
 from ganzoo.registry import Zoo
-from ganzoo.training import TrainConfig, Trainer
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 TINY = ["--set", "generator_width=8", "--set", "discriminator_width=8", "--batch-size", "16", "--no-progress"]

@@ -17,7 +17,7 @@ from PIL import Image
 
 import ganzoo
 from ganzoo import checkpoint as ckpt
-from ganzoo.training import Callback, TrainConfig, Trainer, TrainingDiverged
+from ganzoo.engine import Callback, TrainConfig, Trainer, TrainingDiverged
 
 TINY = ["generator_width=8", "discriminator_width=8"]
 
@@ -73,8 +73,8 @@ def test_the_generator_step_leaves_the_discriminator_gradient_alone(tmp_path, mo
     config = TrainConfig(**tiny_config(tmp_path / "run", model=model), steps=1, progress=False, compile=compile_)
     trainer = Trainer(config)
     at_critic_step = []
-    critic_step = trainer.opt_D.step
-    trainer.opt_D.step = lambda: (at_critic_step.append([p.grad.clone() for p in trainer.D.parameters()]), critic_step())
+    critic_step = trainer.networks.opt_D.step
+    trainer.networks.opt_D.step = lambda: (at_critic_step.append([p.grad.clone() for p in trainer.D.parameters()]), critic_step())
     trainer.train_step()
     after = [p.grad for p in trainer.D.parameters()]
     assert len(after) == len(at_critic_step[-1]) > 0

@@ -89,7 +89,7 @@ def fid(
         raise UsageError(
             f"--inception-weights applies to extractors that take a weights file (inception), not {extractor.name!r}."
         )
-    from ganzoo.training import select_device
+    from ganzoo.engine import select_device
 
     torch_device = select_device(device)
     options = options_from_cli(**dataset_kwargs)

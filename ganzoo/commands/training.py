@@ -10,14 +10,13 @@ from pathlib import Path
 import click
 
 from ganzoo import checkpoint as ckpt
-from ganzoo import distributed
 from ganzoo.commands import SEED
 from ganzoo.commands.datasets import dataset_options
 from ganzoo.console import console
+from ganzoo.engine import TrainConfig, Trainer, distributed, select_device
 from ganzoo.errors import GanzooError, UsageError
 from ganzoo.images import save_grid, save_npz, save_png_folder, square_grid_shape
 from ganzoo.metrics.fid import sample_uint8
-from ganzoo.training import TrainConfig, Trainer, select_device
 
 POSITIVE = click.IntRange(min=1)
 

@@ -1,0 +1,80 @@
+"""One training iteration, the only code on the hot path: the critic steps and one generator step, given
+the networks, the loss, the penalty and the real batches. A conditional model (labels beside the images)
+or an augmentation (applied to what D sees) changes this module and nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+import torch
+
+from ganzoo.engine import distributed
+from ganzoo.engine.networks import Networks
+from ganzoo.engine.placement import Placement
+from ganzoo.losses import Loss, Penalty
+from ganzoo.spec import Hyperparameters
+
+
+class Iteration:
+    """Call with the number of completed steps; returns (D loss, G loss) as device tensors, with no sync."""
+
+    def __init__(
+        self,
+        networks: Networks,
+        loss: Loss,
+        penalty: Penalty | None,
+        hp: Hyperparameters,
+        placement: Placement,
+        real_batches: Callable[[], torch.Tensor],
+        seed: int,
+    ) -> None:
+        self.networks, self.loss, self.penalty, self.hp = networks, loss, penalty, hp
+        self.placement, self.real_batches, self.seed = placement, real_batches, seed
+
+    def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        nets, hp, placement = self.networks, self.hp, self.placement
+        G, D = nets.G_step, nets.D_step
+        for critic_step in range(hp.critic_steps):
+            real = self.real_batches()
+            z = torch.randn(hp.batch_size, hp.latent_dim, device=placement.device)
+            if placement.shard is not None:
+                z = z[placement.shard]  # every rank draws the global batch's latents and keeps its share
+            last = critic_step == hp.critic_steps - 1
+            with placement.autocast(), self._rank_stream(step, critic_step):
+                # The last critic step's fakes keep their graph and are reused for the generator step.
+                with torch.no_grad() if not last else contextlib.nullcontext():
+                    fake = G(z)
+                d_loss = self.loss.discriminator_loss(D(real), D(fake.detach()))
+                if self.penalty is not None:
+                    d_loss = d_loss + hp.penalty_weight * self.penalty(D, real, fake.detach())
+            nets.opt_D.zero_grad(set_to_none=True)
+            d_loss.backward()
+            nets.opt_D.step()
+        with placement.autocast(), self._rank_stream(step, hp.critic_steps), self._discriminator_frozen():
+            g_loss = self.loss.generator_loss(nets.D_in_generator_step(fake))
+        nets.opt_G.zero_grad(set_to_none=True)
+        g_loss.backward()
+        nets.opt_G.step()
+        return d_loss.detach(), g_loss.detach()
+
+    @contextlib.contextmanager
+    def _discriminator_frozen(self) -> Iterator[None]:
+        """For the generator step's forward: D's parameters out of the graph, so its backward skips D's weight
+        gradients (1.05x dcgan, 1.03x vanilla; benchmarks/RESULTS.md, section 6) and D's .grad keeps the
+        critic step's gradient, the one d_grad_norm reports."""
+        trainable = [p for p in self.networks.D.parameters() if p.requires_grad]
+        for parameter in trainable:
+            parameter.requires_grad_(False)
+        try:
+            yield
+        finally:
+            for parameter in trainable:
+                parameter.requires_grad_(True)
+
+    def _rank_stream(self, step: int, phase: int) -> contextlib.AbstractContextManager:
+        """Distributed: what G, D and the penalty draw inside comes from this rank's own stream."""
+        if self.placement.shard is None:
+            return contextlib.nullcontext()
+        placement = self.placement
+        return distributed.rank_random_stream(placement.device, self.seed, placement.rank, step, phase)

@@ -1,0 +1,335 @@
+"""The trainer: composes the parts of a run (placement, run directory, data, networks, iteration, state,
+log) and drives them: the loop, callbacks, checkpoints at intervals, signals and progress."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganzoo import checkpoint as ckpt
+from ganzoo.datasets.base import ImageDataset, load_dataset, to_uint8
+from ganzoo.engine import distributed
+from ganzoo.engine.config import TrainConfig
+from ganzoo.engine.data import RealBatches
+from ganzoo.engine.interruption import (
+    TrainingDiverged,
+    TrainingInterrupted,
+    interrupted,
+    raise_if_diverged,
+    stop_requests,
+)
+from ganzoo.engine.iteration import Iteration
+from ganzoo.engine.metrics_log import MetricsLog
+from ganzoo.engine.networks import Networks, place_networks
+from ganzoo.engine.placement import Placement, decide_placement
+from ganzoo.engine.progress import progress_bar
+from ganzoo.engine.rundir import Run, RunDirectory, default_run_dir, describe_run
+from ganzoo.engine.state import Checkpointer, run_identity
+from ganzoo.errors import UsageError, exception_line
+from ganzoo.registry import zoo
+from ganzoo.spec import Hyperparameters, ModelSpec, check_model_outputs
+
+
+class Callback:
+    """Hooks into a running Trainer; subclass and override what you need (the bench does)."""
+
+    def on_step(self, trainer: Trainer, step: int) -> None:
+        """After each generator step; ``trainer.step`` is the number of completed steps."""
+
+    def on_evaluation(self, trainer: Trainer, step: int, results: dict[str, Any]) -> None:
+        """After an evaluation reported through :meth:`Trainer.report_evaluation`."""
+
+    def on_checkpoint(self, trainer: Trainer, step: int, path: Path) -> None:
+        """After a checkpoint was written to ``path``."""
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """Trains ``config.model`` on ``config.dataset``; :meth:`run` returns the :class:`Run`.
+
+    Give ``resume`` a run directory to continue it from its newest checkpoint up to ``config.steps``.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        callbacks: list[Callback] | None = None,
+        resume: str | os.PathLike | None = None,
+        overwrite: bool = False,
+        dataset: ImageDataset | None = None,
+    ) -> None:
+        self.callbacks = list(callbacks or [])
+        self._stop_signal: int | None = None
+        self._stop_requested = False  # set by stop(): a callback ended the run early
+        self.train_seconds = 0.0  # wall time spent in training steps (callbacks and evaluation excluded)
+        self.step = 0
+        # Under torchrun each process is one rank (ganzoo.engine.distributed) and rank 0 alone writes;
+        # outside it this is (0, 1, None) and every distributed branch is skipped.
+        process = distributed.setup(config.device)
+        if resume is not None:
+            path = Path(resume)
+            saved = distributed.on_main(lambda: ckpt.read_run_config(path))
+            config = _resumed_config(path, saved["train"], config)
+        config.validate()
+        self.config = config
+        self.spec = zoo().models.get(config.model)
+        config.model = self.spec.name
+        self.hp = config.hyperparameters(self.spec)
+        if resume is None:
+            path = distributed.on_main(
+                lambda: Path(config.out) if config.out else default_run_dir(self.spec.name)
+            )
+        self.run_dir = RunDirectory(path, writes=process[0] == 0)
+        replace = resume is None and distributed.on_main(lambda: self.run_dir.refuse_existing(overwrite))
+
+        self.dataset = (
+            dataset
+            if dataset is not None
+            else distributed.main_first(
+                lambda: load_dataset(config.dataset, "train", config.dataset_options())
+            )
+        )
+        self.spec.check_image_shape(self.dataset.image_shape)
+        self.placement, self.real_batches, self.networks, self.iteration = _build_parts(
+            config, self.spec, self.hp, self.dataset, process
+        )
+        self.fixed_noise = torch.randn(
+            config.grid_size, self.hp.latent_dim, generator=torch.Generator().manual_seed(config.seed + 2)
+        ).to(self.device)
+        self.checkpointer = Checkpointer(
+            path,
+            run_identity(self.spec, self.hp, self.dataset),
+            self.networks,
+            self.real_batches.sampler,
+            self.placement,
+            config,
+            config.keep_checkpoints,
+        )
+        if resume is not None:
+            self.step, self.train_seconds, self.resumed_from = self.checkpointer.restore(
+                self.dataset.qualified_name
+            )
+            distributed.on_main(lambda: self.run_dir.truncate_metrics(self.step))
+            if self.step >= config.steps:
+                raise UsageError(
+                    f"{path} is already at step {self.step}; pass a larger --steps to continue it."
+                )
+        else:
+            self.run_dir.create(
+                replace,
+                describe_run(config, self.spec, self.hp, self.dataset, self.placement, self.distributed_info),
+            )
+
+    # What callbacks, the CLI, the benchmarks and the tests read.
+    directory = property(lambda self: self.run_dir.path)
+    device = property(lambda self: self.placement.device)
+    rank = property(lambda self: self.placement.rank)
+    world_size = property(lambda self: self.placement.world_size)
+    G = property(lambda self: self.networks.G)
+    D = property(lambda self: self.networks.D)
+    ema = property(lambda self: self.networks.ema)
+    distributed_info = property(lambda self: self.networks.distributed_info)
+
+    def train_step(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """One iteration (all critic steps and one generator step); (D loss, G loss) as device tensors."""
+        return self.iteration(self.step)
+
+    # -- the loop -------------------------------------------------------------------------------------
+    def run(self) -> Run:
+        if self.world_size == 1:
+            return self._run()
+        hint = (
+            f"Checkpoints are in {self.directory}; continue with "
+            f"`torchrun ... -m ganzoo train --resume {self.directory} --steps {self.config.steps}`."
+        )
+        with distributed.explain_collective_failures(hint):
+            try:
+                return self._run()
+            except (TrainingDiverged, TrainingInterrupted) as exc:
+                distributed.raised_on_every_rank(exc)  # the ranks agreed on it
+                raise
+
+    def _run(self) -> Run:
+        config, single = self.config, self.world_size == 1
+        log = MetricsLog(
+            self.run_dir, self.device, self.hp.batch_size * self.hp.critic_steps, self.train_seconds
+        )
+        show = config.progress and self.placement.is_main
+        with (
+            stop_requests(self._request_stop),
+            progress_bar(self.spec.name, config.steps, self.step, show) as advance,
+        ):
+            self.G.train(), self.D.train()
+            while self.step < config.steps and not self._stop_requested:
+                started = time.perf_counter()
+                d_loss, g_loss = self.iteration(self.step)
+                self.step += 1
+                if self.ema:
+                    self.ema.update(self.G, self.step)
+                log.add(self.step, d_loss, g_loss)
+                self.train_seconds += time.perf_counter() - started
+
+                log_due = self.step % config.log_every == 0 or self.step == config.steps
+                checkpoint_due = (
+                    config.checkpoint_every and self.step % config.checkpoint_every == 0
+                ) or self.step == config.steps
+                agreed_stop = None
+                if not single and (log_due or checkpoint_due):
+                    # The ranks agree here only (a per-step agreement would stall the GPU): on the first
+                    # non-finite step, on stopping (signals reach them at different steps), on mean losses.
+                    agreed_stop = distributed.agree(log.first_bad_step, self._stop_signal)
+                    if log_due:
+                        log.average_over_ranks()
+                if log_due or checkpoint_due or (single and self._stop_signal is not None):
+                    raise_if_diverged(log.bad_step(), self.directory, self.spec.name)
+                advance(
+                    self.step, log.write(self.step, self.train_seconds, self.G, self.D) if log_due else None
+                )
+                if config.sample_every and self.step % config.sample_every == 0:
+                    self.write_samples()
+                if checkpoint_due:
+                    self.save_checkpoint()
+                for callback in self.callbacks:
+                    callback.on_step(self, self.step)
+                if agreed_stop:
+                    self._stop_signal = agreed_stop
+                if self._stop_signal is not None and (single or agreed_stop):
+                    self._interrupt()
+        if self._stop_requested and single:
+            # Stopped early by a callback: log the last partial interval and keep the run resumable.
+            raise_if_diverged(log.bad_step(), self.directory, self.spec.name)
+            log.write(self.step, self.train_seconds, self.G, self.D)
+            if not ckpt.checkpoint_path(self.directory, self.step).exists():
+                self.save_checkpoint()
+        if config.sample_every == 0 or self.step % config.sample_every:
+            self.write_samples()
+        self._write_final_generator()
+        return Run(
+            self.directory, self.step, distributed.on_main(lambda: ckpt.read_run_config(self.directory))
+        )
+
+    def sampling_generator(self):
+        """The EMA generator when there is one (eval mode), else G."""
+        return self.networks.sampling_generator()
+
+    @torch.no_grad()
+    def write_samples(self) -> Path:
+        G = self.sampling_generator()
+        was_training = G.training
+        G.eval()
+        images = to_uint8(G(self.fixed_noise))
+        G.train(was_training)
+        return self.run_dir.write_samples(images, self.step, self.spec.name)
+
+    def save_checkpoint(self) -> Path:
+        path = self.checkpointer.save(self.step, self.train_seconds)
+        for callback in self.callbacks:
+            callback.on_checkpoint(self, self.step, path)
+        return path
+
+    def stop(self) -> None:
+        """End the run after the current step, as if it had reached its step count (for callbacks)."""
+        self._stop_requested = True
+
+    def report_evaluation(self, results: dict[str, Any]) -> None:
+        for callback in self.callbacks:
+            callback.on_evaluation(self, self.step, results)
+
+    def _write_final_generator(self) -> None:
+        state = {"step": self.step, **self.checkpointer.identity}
+        state["ema_generator"] = self.sampling_generator().state_dict()
+        self.run_dir.write_final_generator(state)
+
+    # -- interruption ---------------------------------------------------------------------------------
+    def _request_stop(self, signum: int) -> None:
+        self._stop_signal = signum
+
+    def _interrupt(self) -> None:
+        path = self.save_checkpoint()
+        raise interrupted(
+            self._stop_signal, self.step, path, self.directory, self.config.steps, self.world_size
+        )
+
+
+def _build_parts(
+    config: TrainConfig, spec: ModelSpec, hp: Hyperparameters, dataset: ImageDataset, process: tuple
+) -> tuple[Placement, RealBatches, Networks, Iteration]:
+    """The seeded networks, then the placement decided once from them, the data and the iteration."""
+    seed_everything(config.seed)
+    G, D = spec.build(dataset.image_shape, hp)
+    check_model_outputs(spec, G, D)
+    loss = zoo().losses.get(hp.loss)
+    penalty = zoo().penalties.get(hp.penalty) if hp.penalty else None
+    placement = decide_placement(
+        requested_device=config.device,
+        amp=config.amp,
+        channels_last=config.channels_last,
+        discriminator=D,
+        batch_size=hp.batch_size,
+        process=process,
+    )
+    real_batches = RealBatches(dataset.images, hp.batch_size, config.seed + 1, placement)
+    networks = place_networks(
+        G,
+        D,
+        hp,
+        placement,
+        ema_decay=config.ema_decay if config.ema else None,
+        compile=config.compile,
+        has_penalty=penalty is not None,
+        sync_batchnorm=spec.sync_batchnorm,
+    )
+    return (
+        placement,
+        real_batches,
+        networks,
+        Iteration(networks, loss, penalty, hp, placement, real_batches, config.seed),
+    )
+
+
+def _resumed_config(path: Path, saved: dict[str, Any], requested: TrainConfig) -> TrainConfig:
+    try:
+        config = TrainConfig.from_saved(saved, requested)
+        config.validate()
+    except (TypeError, ValueError) as exc:
+        raise ckpt.CheckpointError(
+            f"{path / ckpt.CONFIG_FILE} holds a setting of the wrong type "
+            f"({exception_line(exc)}); it was edited or damaged."
+        ) from None
+    return config
+
+
+def train(
+    model: str = "dcgan",
+    dataset: str = "mnist-10k",
+    steps: int = 2000,
+    *,
+    callbacks: list[Callback] | None = None,
+    resume: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    **config: Any,
+) -> Run:
+    """Train ``model`` on ``dataset`` for ``steps`` generator steps and return the :class:`Run`.
+
+    Keyword arguments are :class:`TrainConfig` fields (``out``, ``seed``, ``overrides``, ``device`` ...).
+    """
+    config.setdefault("progress", False)
+    trainer = Trainer(
+        TrainConfig(model=model, dataset=dataset, steps=steps, **config),
+        callbacks=callbacks,
+        resume=resume,
+        overwrite=overwrite,
+    )
+    return trainer.run()
