@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 import torch
 
 from ganzoo import registry
+from ganzoo.engine.precision import CACHE_ENV
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
 torch.set_num_threads(2)
+
+# One precision decision per model configuration for the whole session, subprocesses included, so that runs
+# compared bit for bit were trained in the same precision (ganzoo.engine.precision).
+os.environ[CACHE_ENV] = os.path.join(tempfile.mkdtemp(prefix="ganzoo-precision-"), "precision.json")
 
 
 @pytest.fixture

@@ -33,8 +33,10 @@ class TrainConfig:
     keep_checkpoints: int = 3  # how many recent checkpoints to keep
     grid_size: int = 64  # images in each sample grid
     compile: bool = False  # torch.compile G and D when available
-    channels_last: bool | None = None  # None: on for convolution models with CUDA or bf16 autocast
-    amp: bool | None = None  # bf16 autocast; None: on for CUDA and for CPUs with AMX bf16 units
+    channels_last: bool | None = (
+        None  # None: measured on the CPU (ganzoo.engine.precision); on CUDA for convolutions
+    )
+    amp: bool | None = None  # bf16 autocast; None: measured on the CPU, cached per machine; on for CUDA
     progress: bool = True  # show a progress bar
     data_dir: str | None = None  # where dataset files are looked for first
     image_size: int | None = None  # folder datasets: square image side

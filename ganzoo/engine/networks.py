@@ -39,9 +39,9 @@ class Networks:
 def place_networks(
     G: Generator,
     D: Discriminator,
+    *,
     hp: Hyperparameters,
     placement: Placement,
-    *,
     ema_decay: float | None,
     compile: bool,
     has_penalty: bool,

@@ -5,13 +5,14 @@ every other part reads instead of asking the device or the process group again."
 from __future__ import annotations
 
 import contextlib
-import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
-from ganzoo.engine import distributed
+from ganzoo.engine import distributed, precision
 from ganzoo.errors import UsageError
 
 
@@ -47,27 +48,41 @@ def decide_placement(
     discriminator: nn.Module,
     batch_size: int,
     process: tuple[int, int, torch.device | None],
-) -> Placement:
-    """The run's placement; ``process`` is what :func:`distributed.setup` returned (rank, world, device)."""
+    probe_key: str,
+    make_iteration: Callable[[Placement], Callable[[], Any]],
+) -> tuple[Placement, dict[str, Any]]:
+    """The run's placement and how its precision was chosen (for config.json).
+
+    ``process`` is what :func:`distributed.setup` returned (rank, world size, device). On CUDA, bf16
+    autocast and (for convolution models) channels_last are the rule. On the CPU the settings left open
+    (``None``) are measured in single-process runs: ``make_iteration(candidate)`` returns one training
+    iteration of the model on copies of its networks in that placement, and :mod:`ganzoo.engine.precision`
+    times them once per machine and model configuration.
+    """
     rank, world_size, rank_device = process
     device = rank_device if rank_device is not None else select_device(requested_device)
-    cuda = device.type == "cuda"
-    if amp is None:
-        amp = cuda or (device.type == "cpu" and cpu_has_amx())
-    # channels_last pays for convolutions on CUDA and, with bf16 autocast, on AMX CPUs (1.12-1.22x on top of
-    # bf16 for the conv models); in fp32 on the CPU it was measured both faster and slower.
-    if channels_last is None:
-        convolutional = any(isinstance(m, nn.Conv2d) for m in discriminator.modules())
-        channels_last = convolutional and (cuda or amp)
+    convolutional = any(isinstance(m, nn.Conv2d) for m in discriminator.modules())
     shard = distributed.batch_shard(batch_size, rank, world_size) if world_size > 1 else None
-    return Placement(
-        device=device,
-        amp=bool(amp),
-        memory_format=torch.channels_last if channels_last else torch.contiguous_format,
-        rank=rank,
-        world_size=world_size,
-        shard=shard,
-    )
+
+    def placed(setting: precision.Setting) -> Placement:
+        fmt = torch.channels_last if setting.channels_last else torch.contiguous_format
+        return Placement(device, setting.amp, fmt, rank=rank, world_size=world_size, shard=shard)
+
+    if device.type != "cpu":
+        rule = device.type == "cuda"  # bf16 and channels_last pay on CUDA; MPS stays in fp32
+        setting = precision.Setting(
+            amp=rule if amp is None else amp,
+            channels_last=(rule and convolutional) if channels_last is None else channels_last,
+        )
+        return placed(setting), {"chosen_by": "rule" if None in (amp, channels_last) else "request"}
+    allowed = precision.candidates(amp, channels_last, convolutional)
+    if world_size > 1:
+        # gloo on CPUs is for trying distributed training out, and a probe on rank 0 would keep the others
+        # waiting at their first collective: left-open settings are fp32 and contiguous there.
+        setting = precision.Setting(bool(amp), bool(channels_last))
+        return placed(setting), {"chosen_by": "request" if len(allowed) == 1 else "rule"}
+    setting, how = precision.choose(allowed, probe_key, lambda s: make_iteration(placed(s)))
+    return placed(setting), how
 
 
 def select_device(requested: str) -> torch.device:
@@ -90,13 +105,3 @@ def select_device(requested: str) -> torch.device:
     ):
         raise UsageError("--device mps was asked for, but MPS is not available here; use --device cpu.")
     return device
-
-
-@functools.cache
-def cpu_has_amx() -> bool:
-    """Whether this CPU has AMX bf16 tiles, where bf16 autocast trains 1.2-1.8x faster (benchmarks/RESULTS.md)."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            return any(line.startswith("flags") and " amx_bf16" in line for line in handle)
-    except OSError:
-        return False

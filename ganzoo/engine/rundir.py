@@ -73,7 +73,7 @@ def default_run_dir(model: str) -> Path:
     return candidate
 
 
-def describe_run(config, spec, hp, dataset, placement, distributed_info) -> dict[str, Any]:
+def describe_run(config, spec, hp, dataset, placement, precision_choice, distributed_info) -> dict[str, Any]:
     """config.json's content: everything needed to rerun the run and to know what it was."""
     description = {
         "train": dataclasses.asdict(config),
@@ -91,6 +91,11 @@ def describe_run(config, spec, hp, dataset, placement, distributed_info) -> dict
         "versions": environment(),
         "device": str(placement.device),
         "bf16_autocast": placement.amp,
+        "placement": {
+            "bf16_autocast": placement.amp,
+            "channels_last": placement.memory_format == torch.channels_last,
+            **precision_choice,  # chosen_by: request, rule, cache or probe (with the probe's timings)
+        },
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if distributed_info is not None:

@@ -3,9 +3,13 @@ log) and drives them: the loop, callbacks, checkpoints at intervals, signals and
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import functools
 import os
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,7 @@ import torch
 
 from ganzoo import checkpoint as ckpt
 from ganzoo.datasets.base import ImageDataset, load_dataset, to_uint8
-from ganzoo.engine import distributed
+from ganzoo.engine import distributed, precision
 from ganzoo.engine.config import TrainConfig
 from ganzoo.engine.data import RealBatches
 from ganzoo.engine.interruption import (
@@ -78,10 +82,12 @@ class Trainer:
         # Under torchrun each process is one rank (ganzoo.engine.distributed) and rank 0 alone writes;
         # outside it this is (0, 1, None) and every distributed branch is skipped.
         process = distributed.setup(config.device)
+        recorded = None  # a resumed run's placement, as its config.json recorded it
         if resume is not None:
             path = Path(resume)
             saved = distributed.on_main(lambda: ckpt.read_run_config(path))
             config = _resumed_config(path, saved["train"], config)
+            recorded = _recorded_placement(path, saved)
         config.validate()
         self.config = config
         self.spec = zoo().models.get(config.model)
@@ -102,9 +108,8 @@ class Trainer:
             )
         )
         self.spec.check_image_shape(self.dataset.image_shape)
-        self.placement, self.real_batches, self.networks, self.iteration = _build_parts(
-            config, self.spec, self.hp, self.dataset, process
-        )
+        parts = _build_parts(config, self.spec, self.hp, self.dataset, process, recorded)
+        self.placement, self.precision_choice, self.real_batches, self.networks, self.iteration = parts
         self.fixed_noise = torch.randn(
             config.grid_size, self.hp.latent_dim, generator=torch.Generator().manual_seed(config.seed + 2)
         ).to(self.device)
@@ -129,7 +134,15 @@ class Trainer:
         else:
             self.run_dir.create(
                 replace,
-                describe_run(config, self.spec, self.hp, self.dataset, self.placement, self.distributed_info),
+                describe_run(
+                    config,
+                    self.spec,
+                    self.hp,
+                    self.dataset,
+                    self.placement,
+                    self.precision_choice,
+                    self.distributed_info,
+                ),
             )
 
     # What callbacks, the CLI, the benchmarks and the tests read.
@@ -264,39 +277,64 @@ class Trainer:
 
 
 def _build_parts(
-    config: TrainConfig, spec: ModelSpec, hp: Hyperparameters, dataset: ImageDataset, process: tuple
-) -> tuple[Placement, RealBatches, Networks, Iteration]:
+    config: TrainConfig,
+    spec: ModelSpec,
+    hp: Hyperparameters,
+    dataset: ImageDataset,
+    process: tuple,
+    recorded: dict[str, Any] | None,
+) -> tuple[Placement, dict[str, Any], RealBatches, Networks, Iteration]:
     """The seeded networks, then the placement decided once from them, the data and the iteration."""
     seed_everything(config.seed)
     G, D = spec.build(dataset.image_shape, hp)
     check_model_outputs(spec, G, D)
     loss = zoo().losses.get(hp.loss)
     penalty = zoo().penalties.get(hp.penalty) if hp.penalty else None
-    placement = decide_placement(
+    placed = functools.partial(place_networks, hp=hp, compile=config.compile, has_penalty=penalty is not None)
+
+    def probe_iteration(candidate: Placement) -> Callable[[], Any]:
+        """One iteration on copies of G and D in ``candidate``, for the precision probe."""
+        nets = placed(
+            copy.deepcopy(G), copy.deepcopy(D), placement=candidate, ema_decay=None, sync_batchnorm=False
+        )
+        batches = RealBatches(dataset.images[: 4 * hp.batch_size], hp.batch_size, config.seed, candidate)
+        iteration = Iteration(nets, loss, penalty, hp, candidate, batches, config.seed)
+        return lambda: iteration(0)
+
+    recorded = recorded or {}
+    identity = {"model": spec.name, "image_shape": list(dataset.image_shape), "hp": dataclasses.asdict(hp)}
+    placement, how = decide_placement(
         requested_device=config.device,
-        amp=config.amp,
-        channels_last=config.channels_last,
+        amp=recorded.get("bf16_autocast") if config.amp is None else config.amp,
+        channels_last=recorded.get("channels_last") if config.channels_last is None else config.channels_last,
         discriminator=D,
         batch_size=hp.batch_size,
         process=process,
+        probe_key=precision.cache_key(identity),
+        make_iteration=probe_iteration,
     )
     real_batches = RealBatches(dataset.images, hp.batch_size, config.seed + 1, placement)
-    networks = place_networks(
-        G,
-        D,
-        hp,
-        placement,
-        ema_decay=config.ema_decay if config.ema else None,
-        compile=config.compile,
-        has_penalty=penalty is not None,
-        sync_batchnorm=spec.sync_batchnorm,
-    )
-    return (
-        placement,
-        real_batches,
-        networks,
-        Iteration(networks, loss, penalty, hp, placement, real_batches, config.seed),
-    )
+    ema_decay = config.ema_decay if config.ema else None
+    networks = placed(G, D, placement=placement, ema_decay=ema_decay, sync_batchnorm=spec.sync_batchnorm)
+    iteration = Iteration(networks, loss, penalty, hp, placement, real_batches, config.seed)
+    return placement, how, real_batches, networks, iteration
+
+
+def _recorded_placement(path: Path, saved: dict[str, Any]) -> dict[str, Any]:
+    """The precision a run trained in, so that it resumes in the same one. Runs written before placement
+    was recorded have only ``bf16_autocast``, and channels_last went with it for convolution models."""
+    recorded = saved.get("placement")
+    if recorded is None:
+        amp = saved.get("bf16_autocast")
+        recorded = {"bf16_autocast": amp, "channels_last": amp}
+    if not isinstance(recorded, dict) or not all(
+        isinstance(recorded.get(key), (bool, type(None))) for key in ("bf16_autocast", "channels_last")
+    ):
+        raise ckpt.CheckpointError(
+            f"{path / ckpt.CONFIG_FILE}: 'placement' must hold true or false for bf16_autocast and "
+            f"channels_last; it was edited or damaged."
+        )
+    return recorded
 
 
 def _resumed_config(path: Path, saved: dict[str, Any], requested: TrainConfig) -> TrainConfig:
