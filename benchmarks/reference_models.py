@@ -232,4 +232,106 @@ class WganGpPy(Baseline):
                 self.opt_G.step()
 
 
-BASELINES: dict[str, Callable[..., Baseline]] = {cls.name: cls for cls in (GanPy, DcganPy, WganGpPy)}
+# -- strong peers: what a PyTorch user writes in an afternoon at 28x28, fp32, nothing tuned for the CPU ----
+def peer_generator() -> nn.Module:
+    """Linear to 128x7x7, then transposed convolutions 128 -> 64 -> 1 with batch norm and ReLU, tanh."""
+    return nn.Sequential(
+        nn.Linear(LATENT_DIM, 128 * 7 * 7),
+        nn.Unflatten(1, (128, 7, 7)),
+        nn.BatchNorm2d(128),
+        nn.ReLU(inplace=True),
+        nn.ConvTranspose2d(128, 64, 4, 2, 1),
+        nn.BatchNorm2d(64),
+        nn.ReLU(inplace=True),
+        nn.ConvTranspose2d(64, 1, 4, 2, 1),
+        nn.Tanh(),
+    )
+
+
+def peer_discriminator(batch_norm: bool = True) -> nn.Module:
+    """Convolutions 1 -> 64 -> 128 (stride 2, LeakyReLU 0.2, batch norm on the second) and a linear head."""
+    middle = [nn.BatchNorm2d(128)] if batch_norm else []
+    return nn.Sequential(
+        nn.Conv2d(1, 64, 4, 2, 1),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(64, 128, 4, 2, 1),
+        *middle,
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Flatten(),
+        nn.Linear(128 * 7 * 7, 1),
+    )
+
+
+class PeerLoop(Baseline):
+    """The textbook order: a D step on a real batch and fresh fakes (BCE with logits), then a G step
+    (non-saturating) through the same fakes."""
+
+    def step(self) -> None:
+        real, fakes = self.real_batch(), self.G(self.latent())
+        ones, zeros = torch.ones(BATCH_SIZE, device=self.device), torch.zeros(BATCH_SIZE, device=self.device)
+        self.opt_D.zero_grad()
+        d_loss = F.binary_cross_entropy_with_logits(
+            self.D(real).squeeze(1), ones
+        ) + F.binary_cross_entropy_with_logits(self.D(fakes.detach()).squeeze(1), zeros)
+        d_loss.backward()
+        self.opt_D.step()
+        self.opt_G.zero_grad()
+        F.binary_cross_entropy_with_logits(self.D(fakes).squeeze(1), ones).backward()
+        self.opt_G.step()
+
+
+class PeerMlp(PeerLoop):
+    """An MLP GAN: G 100 -> 256 -> 512 -> 1024 -> 784 (ReLU, tanh), D 784 -> 512 -> 256 -> 1 (LeakyReLU)."""
+
+    name, family = "peer-mlp", "vanilla"
+
+    def build(self):
+        G = nn.Sequential(
+            nn.Linear(LATENT_DIM, 256), nn.ReLU(), nn.Linear(256, 512), nn.ReLU(),
+            nn.Linear(512, 1024), nn.ReLU(), nn.Linear(1024, 784), nn.Tanh(), nn.Unflatten(1, (1, 28, 28)),
+        )  # fmt: skip
+        D = mlp_discriminator((1, 28, 28), sigmoid=False)
+        return G, D
+
+
+class PeerDcgan(PeerLoop):
+    """The 28x28 DCGAN of issue 19: Adam 2e-4 (0.5, 0.999), batch 64."""
+
+    name, family = "peer-dcgan", "dcgan"
+
+    def build(self):
+        return peer_generator(), peer_discriminator()
+
+
+class PeerWganGp(WganGpPy):
+    """WGAN-GP as the paper sets it (lambda 10, 5 critic steps, Adam 1e-4 (0.5, 0.9)) on the peer DCGAN
+    pair, the critic without batch norm; the critic's fakes detached, the generator step after them."""
+
+    name, family = "peer-wgan-gp", "wgan-gp"
+
+    def __init__(self, images: torch.Tensor, seed: int = 0, device: str = "cpu") -> None:
+        super().__init__(images, seed, device)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=1e-4, betas=(0.5, 0.9))
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=1e-4, betas=(0.5, 0.9))
+
+    def build(self):
+        return peer_generator(), peer_discriminator(batch_norm=False)
+
+    def step(self) -> None:
+        for _ in range(self.critic_steps):
+            real = self.real_batch()
+            with torch.no_grad():
+                fakes = self.G(self.latent())
+            self.opt_D.zero_grad()
+            penalty = self.gradient_penalty(real, fakes)
+            d_loss = self.D(fakes).mean() - self.D(real).mean() + self.penalty_weight * penalty
+            d_loss.backward()
+            self.opt_D.step()
+        self.opt_G.zero_grad()
+        (-self.D(self.G(self.latent())).mean()).backward()
+        self.opt_G.step()
+
+
+BASELINES: dict[str, Callable[..., Baseline]] = {
+    cls.name: cls for cls in (GanPy, DcganPy, WganGpPy, PeerMlp, PeerDcgan, PeerWganGp)
+}

@@ -181,21 +181,64 @@ def run_baseline(run: QualityRun, baseline: Baseline, n_samples: int) -> dict[st
 
 
 def speedups(results: list[dict[str, Any]], limit: float) -> dict[str, str]:
-    """Per built-in model: the baseline's time to the threshold over the model's, as text."""
+    """Per built-in model: each baseline's time to the threshold over the model's, as text."""
     by_name = {r["name"]: r for r in results}
-    text = {}
+    text: dict[str, list[str]] = {}
     for baseline_name, cls in BASELINES.items():
         model, baseline = by_name.get(cls.family), by_name.get(baseline_name)
         if model is None or baseline is None or model["reached_seconds"] is None:
             continue
         ours = max(model["reached_seconds"], 1e-9)
         if baseline["reached_seconds"] is None:
-            text[cls.family] = (
-                f"> {baseline['training_seconds'] / ours:.1f}x (vs {baseline_name}, not reached)"
-            )
+            ratio = f"> {baseline['training_seconds'] / ours:.1f}x (vs {baseline_name}, not reached)"
         else:
-            text[cls.family] = f"{baseline['reached_seconds'] / ours:.1f}x (vs {baseline_name})"
-    return text
+            ratio = f"{baseline['reached_seconds'] / ours:.1f}x (vs {baseline_name})"
+        text.setdefault(cls.family, []).append(ratio)
+    return {family: "; ".join(ratios) for family, ratios in text.items()}
+
+
+def time_to(run: dict[str, Any], level: float) -> float | None:
+    """Training seconds of the first evaluation at or below ``level``; None if the run never got there."""
+    return next((e["seconds"] for e in run["evaluations"] if e["fid"] <= level), None)
+
+
+def level_speedups(model: dict[str, Any], peer: dict[str, Any], threshold: float, levels: int = 12):
+    """(level, peer seconds, model seconds, ratio) at FID levels spaced evenly in log from ``threshold``
+    down to the best FID the peer reached; ratio 0 where the model never reached the level."""
+    floor = peer["best_fid"]
+    if floor is None or floor >= threshold:
+        return []
+    rows = []
+    for k in range(levels):
+        level = threshold * (floor / threshold) ** (k / (levels - 1))
+        theirs, ours = time_to(peer, level), time_to(model, level)
+        ratio = 0.0 if ours is None else theirs / max(ours, 1e-9)
+        rows.append((level, theirs, ours, ratio))
+    return rows
+
+
+def level_markdown(report: dict[str, Any]) -> str:
+    """The strong peers against their families at every FID level the peer reached."""
+    by_name = {r["name"]: r for r in report["runs"]}
+    lines = []
+    for name, cls in BASELINES.items():
+        if not name.startswith("peer-") or name not in by_name or cls.family not in by_name:
+            continue
+        rows = level_speedups(by_name[cls.family], by_name[name], report["threshold"])
+        if not rows:
+            lines.append(f"\n{cls.family} vs {name}: the peer never reached the threshold.")
+            continue
+        worst = min(rows, key=lambda row: row[3])
+        table = [
+            [f"{level:.2f}", f"{theirs:.0f} s", "-" if ours is None else f"{ours:.0f} s", f"{ratio:.1f}x"]
+            for level, theirs, ours, ratio in rows
+        ]
+        lines += [
+            f"\n{cls.family} vs {name}: at least {worst[3]:.1f}x sooner at every level "
+            f"(worst at FID {worst[0]:.2f}).\n",
+            markdown_table(["FID level", name, cls.family, "sooner"], table),
+        ]
+    return "\n".join(lines)
 
 
 def results_markdown(report: dict[str, Any]) -> str:
@@ -244,7 +287,8 @@ def results_markdown(report: dict[str, Any]) -> str:
             f"\nResizing alone (test digits 28 -> 32 -> 28, as dcgan.py's data and the extractor do) gives "
             f"FID {report['resize_round_trip_fid']:.1f}."
         )
-    return "\n".join(lines) + "\n"
+    levels = level_markdown(report)
+    return "\n".join(lines) + ("\n" + levels if levels else "") + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

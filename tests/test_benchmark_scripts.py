@@ -41,3 +41,15 @@ def test_time_to_quality_rejects_an_unknown_model(capsys):
 def test_the_gpu_script_says_there_is_no_cuda_and_exits_0(capsys):
     assert gpu.main([]) == 0
     assert "No CUDA device" in capsys.readouterr().out
+
+
+def test_level_speedups_compare_the_curves_at_every_level_the_peer_reached():
+    def run(curve):
+        return {"best_fid": min(f for _, f in curve), "evaluations": [{"seconds": t, "fid": f} for t, f in curve]}
+
+    peer = run([(10, 30.0), (20, 20.0), (40, 10.0)])
+    model = run([(5, 25.0), (10, 15.0), (30, 12.0)])
+    rows = time_to_quality.level_speedups(model, peer, threshold=30.0, levels=3)
+    assert [round(level, 2) for level, *_ in rows] == [30.0, 17.32, 10.0]
+    assert rows[0][1:] == (10, 5, 2.0) and rows[1][1:] == (40, 10, 4.0)
+    assert rows[2][2] is None and rows[2][3] == 0.0  # the model never reached the peer's best: missed
