@@ -35,7 +35,11 @@ POSITIVE = click.IntRange(min=1)
 @click.option("--compile", "compile_", is_flag=True, help="Use torch.compile for G and D.")
 @click.option(
     "--amp/--no-amp", default=None,
-    help="bf16 autocast (default: on with CUDA and on CPUs with AMX bf16 units, off elsewhere).",
+    help="bf16 autocast (default: measured on the CPU once per model and machine; on with CUDA).",
+)
+@click.option(
+    "--channels-last/--no-channels-last", default=None,
+    help="channels_last memory format (default: measured on the CPU; on with CUDA for convolutions).",
 )
 @click.option("--no-ema", is_flag=True, help="Do not keep an EMA of the generator.")
 @click.option("--ema-decay", type=click.FloatRange(0, 1, max_open=True), default=None, help="EMA decay.")

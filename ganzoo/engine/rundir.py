@@ -169,6 +169,7 @@ class RunDirectory:
     def write_samples(self, images: torch.Tensor, step: int, model: str) -> Path:
         path = self.path / SAMPLES_DIR / f"step_{step:06d}.png"
         if self.writes:
+            path.parent.mkdir(parents=True, exist_ok=True)  # a copied run may lack the empty samples/ folder
             save_grid(images.cpu(), path, model=model, extra={"ganzoo:step": str(step)})
         return path
 
