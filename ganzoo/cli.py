@@ -27,30 +27,41 @@ class LazyCommand(NamedTuple):
 
 COMMANDS = {
     "bench": LazyCommand(
-        "ganzoo.commands.bench", "bench",
+        "ganzoo.commands.bench",
+        "bench",
         "Train models under one budget and compare FID/KID against the test split and the real-data floor.",
     ),
     "datasets": LazyCommand(
-        "ganzoo.commands.datasets", "datasets",
+        "ganzoo.commands.datasets",
+        "datasets",
         "List every dataset: whether it is available here, where it was found, its size and license.",
     ),
-    "fid": LazyCommand("ganzoo.commands.metrics", "fid", "FID and KID of image source B against image source A."),
+    "fid": LazyCommand(
+        "ganzoo.commands.metrics", "fid", "FID and KID of image source B against image source A."
+    ),
     "info": LazyCommand(
-        "ganzoo.commands.registry", "info",
+        "ganzoo.commands.registry",
+        "info",
         "Show a model's spec, its default hyperparameters and the parameter counts of G and D.",
     ),
     "list": LazyCommand(
-        "ganzoo.commands.registry", "list_models", "List the registered models and the plugins that provide them."
+        "ganzoo.commands.registry",
+        "list_models",
+        "List the registered models and the plugins that provide them.",
     ),
     "plugins": LazyCommand(
-        "ganzoo.commands.registry", "plugins",
+        "ganzoo.commands.registry",
+        "plugins",
         "List plugins: package, version, hooks, what each registered, and why any is broken or skipped.",
     ),
     "sample": LazyCommand(
-        "ganzoo.commands.training", "sample", "Draw images from a run directory's (or checkpoint's) EMA generator."
+        "ganzoo.commands.training",
+        "sample",
+        "Draw images from a run directory's (or checkpoint's) EMA generator.",
     ),
     "train": LazyCommand(
-        "ganzoo.commands.training", "train",
+        "ganzoo.commands.training",
+        "train",
         "Train a model; writes a run directory with config, metrics, sample grids and checkpoints.",
     ),
 }

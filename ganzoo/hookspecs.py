@@ -2,7 +2,7 @@
 
 Every hook receives a ``register`` callable and returns nothing ("register, don't return"). A plugin
 may implement any subset of the hooks and may accept fewer arguments than a spec lists. docs/plugins.md
-documents each hook for plugin authors; the registry (ganzoo/registry.py) validates what they register.
+documents each hook for plugin authors; ganzoo/plugin_checks.py validates what they register.
 """
 
 from __future__ import annotations
