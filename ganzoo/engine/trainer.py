@@ -101,6 +101,8 @@ class Trainer:
         self.run_dir = RunDirectory(path, writes=process[0] == 0)
         replace = resume is None and distributed.on_main(lambda: self.run_dir.refuse_existing(overwrite))
 
+        if dataset is None:
+            config.check_shape_before_loading(self.spec)
         self.dataset = (
             dataset
             if dataset is not None
