@@ -5,7 +5,6 @@ stops soon after the size it expects."""
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,6 @@ from PIL import Image
 from test_downloads import FileServer, md5
 
 import ganzoo
-from ganzoo import checkpoint as ckpt
 from ganzoo.cli import cli
 from ganzoo.datasets import folder
 from ganzoo.datasets.base import DatasetOptions

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 import ganzoo
 from ganzoo import checkpoint as ckpt
 from ganzoo.cli import cli
-from ganzoo.engine import TrainingInterrupted, Trainer
+from ganzoo.engine import Trainer, TrainingInterrupted
 from ganzoo.engine.rundir import LOCK_FILE
 
 TINY_ARGS = ["--model", "dcgan", "--set", "generator_width=8", "--set", "discriminator_width=8", "--batch-size", "16"]

@@ -267,7 +267,7 @@ def test_counts_that_cannot_fit_are_refused_before_sampling(trained_run, tmp_pat
 
 
 def test_the_image_budget_admits_what_fits():
-    from ganzoo.images import MAX_IMAGE_BYTES, check_image_budget, check_grid_shape
+    from ganzoo.images import MAX_IMAGE_BYTES, check_grid_shape, check_image_budget
 
     check_image_budget(MAX_IMAGE_BYTES // 784, (1, 28, 28))
     check_grid_shape(100, 100, (1, 28, 28))

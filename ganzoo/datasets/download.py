@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -29,8 +30,6 @@ from rich.progress import (
 )
 
 import ganzoo
-from rich.markup import escape
-
 from ganzoo.console import err_console
 from ganzoo.errors import DatasetError
 

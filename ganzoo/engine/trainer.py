@@ -33,7 +33,7 @@ from ganzoo.engine.metrics_log import MetricsLog
 from ganzoo.engine.networks import Networks, place_networks
 from ganzoo.engine.placement import Placement, decide_placement
 from ganzoo.engine.progress import progress_bar
-from ganzoo.engine.rundir import Run, RunDirectory, default_run_dir, describe_run, read_run_config
+from ganzoo.engine.rundir import Run, RunDirectory, default_run_dir, describe_run
 from ganzoo.engine.state import Checkpointer, run_identity
 from ganzoo.errors import UsageError, exception_line
 from ganzoo.registry import zoo
