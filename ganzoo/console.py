@@ -24,6 +24,12 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
+def say(text: str) -> None:
+    """A message of ganzoo's markup with :func:`plain` values; long lines are left to the terminal to wrap
+    (rich would cut a path in the middle)."""
+    console.print(text, soft_wrap=True)
+
+
 def plain(value: Any) -> str:
     """``value`` as text that rich prints as it is (markup-like brackets escaped)."""
     return escape(str(value))
@@ -41,7 +47,7 @@ def print_table(title: str | None, columns: Iterable[str], rows: Iterable[Iterab
 
 def warn(message: str) -> None:
     """A warning of plain text (escaped: it may name a user's file)."""
-    err_console.print(f"[yellow]Warning:[/] {plain(message)}")
+    err_console.print(f"[yellow]Warning:[/] {plain(message)}", soft_wrap=True)  # a path is never cut
 
 
 def is_interactive() -> bool:

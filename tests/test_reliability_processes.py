@@ -195,12 +195,12 @@ def test_a_damaged_newest_checkpoint_is_named_set_aside_and_the_done_message_nam
     newest.write_bytes(newest.read_bytes()[:500])
     result = invoke("train", "--resume", run_copy, "--steps", "12", "--no-progress")
     assert result.exit_code == 0, result.output
-    output = " ".join(result.output.split())  # rich wraps long lines
-    assert "Warning:" in output and "step_000010.pt" in output and "is truncated" in output
-    assert "resuming from" in output and "step_000005.pt" in output
+    warning = next(line for line in result.output.splitlines() if line.startswith("Warning:"))
+    assert f"checkpoint {newest} is truncated" in warning, warning
+    assert f"renamed to step_000010.pt.damaged; resuming from {ckpt.checkpoint_path(run_copy, 5)}" in warning
     assert (run_copy / "checkpoints" / "step_000010.pt.damaged").is_file()
-    assert "checkpoints " + str(ckpt.checkpoint_path(run_copy, 12)) in output
-    assert [step for step, _ in ckpt.list_checkpoints(run_copy)] == [5, 12]
+    assert f"checkpoints    {ckpt.checkpoint_path(run_copy, 12)}\n" in result.output
+    assert [step for step, _ in ckpt.list_checkpoints(run_copy)] == [5, 10, 12]
 
 
 def test_no_more_checkpoints_than_kept_after_a_kill_between_write_and_prune(run_copy):

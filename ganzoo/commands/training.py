@@ -12,7 +12,7 @@ import click
 from ganzoo import checkpoint as ckpt
 from ganzoo.commands import SEED
 from ganzoo.commands.datasets import dataset_options
-from ganzoo.console import console, plain
+from ganzoo.console import plain, say
 from ganzoo.engine import TrainConfig, Trainer, distributed, select_device
 from ganzoo.errors import GanzooError, UsageError
 from ganzoo.images import (
@@ -101,7 +101,7 @@ def train(resume, overwrite, no_progress, no_ema, compile_, strict, no_download,
     if trainer.rank != 0:
         return
     last = ckpt.list_checkpoints(run.directory)
-    console.print(
+    say(
         f"[bold green]Done:[/] {plain(trainer.spec.name)} trained for {run.step} steps "
         f"({trainer.train_seconds:.0f} s of training).\n"
         f"  run directory  {plain(run.directory)}\n"
@@ -133,19 +133,19 @@ def _errors_printed_once() -> Iterator[None]:
 
 def _announce(trainer: Trainer, resumed: bool) -> None:
     if resumed and trainer.finishing:
-        console.print(
+        say(
             f"Finishing {plain(trainer.directory)}: it reached step {trainer.step} "
             f"({plain(trainer.resumed_from)}) but was stopped before writing its generator and final grid."
         )
     elif resumed:
-        console.print(
+        say(
             f"Resuming {plain(trainer.directory)} from step {trainer.step} ({plain(trainer.resumed_from)}) "
             f"to {trainer.config.steps}."
         )
     info = trainer.distributed_info
     if info is not None:
         norms = info["batch_norm"]
-        console.print(
+        say(
             f"Distributed: {info['world_size']} ranks ({info['backend']}), {info['batch_size_per_rank']} of each "
             f"{trainer.hp.batch_size}-image batch per rank; batch norm: G {norms['generator']}, "
             f"D {norms['discriminator']}."
@@ -218,7 +218,7 @@ def sample(source: Path, count, grid, output, seed, fmt, overwrite, device) -> N
         save_npz(images, output, **provenance)
     else:
         save_png_folder(images, output, **provenance)
-    console.print(f"Wrote {count} images from {plain(G.model_name)} to {plain(output)}.")
+    say(f"Wrote {count} images from {plain(G.model_name)} to {plain(output)}.")
 
 
 COMMANDS = [train, sample]
