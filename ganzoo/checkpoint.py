@@ -238,7 +238,9 @@ def resolve_generator_file(path: Path) -> Path:
             return path / FINAL_GENERATOR
         steps = list_checkpoints(path)
         if not steps:
-            raise CheckpointError(f"{path} holds neither {FINAL_GENERATOR} nor checkpoints/; is it a run directory?")
+            raise CheckpointError(
+                f"{path} holds neither {FINAL_GENERATOR} nor checkpoints/; is it a run directory?"
+            )
         return steps[-1][1]
     if not path.exists():
         raise CheckpointError(f"no run directory or checkpoint at {path}.")

@@ -112,7 +112,9 @@ def png_folder_problem(directory: Path, overwrite: bool) -> str | None:
     return f"{directory} is a folder that ganzoo did not write (it has no {FOLDER_MARKER}); --overwrite replaces only ganzoo's own image folders"
 
 
-def save_png_folder(images: torch.Tensor, directory: Path, *, model: str, checkpoint_sha256: str | None) -> None:
+def save_png_folder(
+    images: torch.Tensor, directory: Path, *, model: str, checkpoint_sha256: str | None
+) -> None:
     """One PNG per image, NNNNNN.png, and a marker listing them. Writing into a folder ganzoo wrote before
     first removes the images that folder's marker lists (and nothing else), so no stale image stays."""
     directory.mkdir(parents=True, exist_ok=True)

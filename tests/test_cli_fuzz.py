@@ -410,7 +410,9 @@ HOSTILE_NAME = st.builds(
     st.sampled_from(MARKUP + ODD),
     st.sampled_from(["", ".png", ".npz", ".pt", "/x.png"]),
 )
-HOSTILE_PATH = st.one_of(HOSTILE_NAME, st.sampled_from(["m[bold]run", "caf\udce9run", "d[/x].npz", "pics[bold red]"]))
+HOSTILE_PATH = st.one_of(
+    HOSTILE_NAME, st.sampled_from(["m[bold]run", "caf\udce9run", "d[/x].npz", "pics[bold red]"])
+)
 
 
 def hostile(strategy: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
@@ -483,25 +485,71 @@ def test_no_hostile_command_line_ends_in_a_traceback(hostile_workspace, command,
 
 
 JSON_HOSTILE = st.sampled_from(
-    [10**30, 10**12, -50, -1, 0, 1.5, float("inf"), float("nan"), "0", "64", "r[/x]", "caf\udce9", "", [1], [],
-     {}, {"a": 1}, None, True, False]
+    [
+        10**30,
+        10**12,
+        -50,
+        -1,
+        0,
+        1.5,
+        float("inf"),
+        float("nan"),
+        "0",
+        "64",
+        "r[/x]",
+        "caf\udce9",
+        "",
+        [1],
+        [],
+        {},
+        {"a": 1},
+        None,
+        True,
+        False,
+    ]
 )
 TENSOR_HOSTILE = st.sampled_from(
-    [torch.zeros(1), torch.tensor(-1), torch.tensor(10**9), torch.zeros(3, 3, dtype=torch.float64),
-     torch.zeros(0, dtype=torch.uint8), torch.arange(5)]
+    [
+        torch.zeros(1),
+        torch.tensor(-1),
+        torch.tensor(10**9),
+        torch.zeros(3, 3, dtype=torch.float64),
+        torch.zeros(0, dtype=torch.uint8),
+        torch.arange(5),
+    ]
 )
 TRAIN_FIELD_NAMES = [f.name for f in dataclasses.fields(TrainConfig)]
 RUN_FILE_FIELDS = st.one_of(
     st.tuples(st.just("config"), st.sampled_from([*TRAIN_FIELD_NAMES, "nosuch"]), JSON_HOSTILE),
-    st.tuples(st.just("config-top"), st.sampled_from(["placement", "format_version", "image_shape", "model"]), JSON_HOSTILE),
-    st.tuples(st.just("config-missing"), st.sampled_from(["model", "dataset", "seed", "overrides"]), st.none()),
+    st.tuples(
+        st.just("config-top"),
+        st.sampled_from(["placement", "format_version", "image_shape", "model"]),
+        JSON_HOSTILE,
+    ),
+    st.tuples(
+        st.just("config-missing"), st.sampled_from(["model", "dataset", "seed", "overrides"]), st.none()
+    ),
     st.tuples(st.just("metrics"), st.sampled_from(["step", "d_loss", "train_seconds"]), JSON_HOSTILE),
     st.tuples(
         st.just("checkpoint"),
         st.sampled_from(
-            ["step", "train_seconds", "world_size", "sampler.position", "sampler.permutation", "sampler.generator",
-             "rng.torch", "rng.numpy_keys", "rng.numpy_position", "rng.python", "generator", "ema_generator",
-             "optimizer_generator", "optimizer_generator.param_groups", "optimizer_discriminator.state"]
+            [
+                "step",
+                "train_seconds",
+                "world_size",
+                "sampler.position",
+                "sampler.permutation",
+                "sampler.generator",
+                "rng.torch",
+                "rng.numpy_keys",
+                "rng.numpy_position",
+                "rng.python",
+                "generator",
+                "ema_generator",
+                "optimizer_generator",
+                "optimizer_generator.param_groups",
+                "optimizer_discriminator.state",
+            ]
         ),
         st.one_of(JSON_HOSTILE, TENSOR_HOSTILE),
     ),

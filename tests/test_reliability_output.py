@@ -21,7 +21,15 @@ from ganzoo.datasets.download import download, size_limit
 from ganzoo.errors import DatasetError
 from ganzoo.images import FOLDER_MARKER
 
-TINY_ARGS = ["--set", "generator_width=8", "--set", "discriminator_width=8", "--batch-size", "16", "--no-progress"]
+TINY_ARGS = [
+    "--set",
+    "generator_width=8",
+    "--set",
+    "discriminator_width=8",
+    "--batch-size",
+    "16",
+    "--no-progress",
+]
 MARKUP_NAMES = ["r[/x]", "x[bold red]y", "[link=file:///etc]z[/link]", "a[/]b"]
 
 
@@ -36,9 +44,15 @@ def flat(text: str) -> str:
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory) -> Path:
     run = ganzoo.train(
-        steps=4, model="dcgan", out=str(tmp_path_factory.mktemp("output") / "run"),
-        overrides=["generator_width=8", "discriminator_width=8"], batch_size=16, sample_every=0,
-        checkpoint_every=2, log_every=2, progress=False,
+        steps=4,
+        model="dcgan",
+        out=str(tmp_path_factory.mktemp("output") / "run"),
+        overrides=["generator_width=8", "discriminator_width=8"],
+        batch_size=16,
+        sample_every=0,
+        checkpoint_every=2,
+        log_every=2,
+        progress=False,
     )
     return run.directory
 
@@ -50,7 +64,9 @@ def trained_run(tmp_path_factory) -> Path:
 def test_a_run_directory_named_like_markup_trains_prints_and_resumes(tmp_path, name, monkeypatch):
     monkeypatch.setenv("COLUMNS", "400")
     out = tmp_path / name
-    result = invoke("train", "--out", out, "--steps", "2", "--checkpoint-every", "1", "--sample-every", "0", *TINY_ARGS)
+    result = invoke(
+        "train", "--out", out, "--steps", "2", "--checkpoint-every", "1", "--sample-every", "0", *TINY_ARGS
+    )
     assert result.exit_code == 0, result.output
     assert f"run directory  {out}" in result.output  # printed as it is, brackets and all
     resumed = invoke("train", "--resume", out, "--steps", "3", "--no-progress")
@@ -136,13 +152,18 @@ def test_png_dir_overwrite_never_mixes_with_stale_or_user_files(trained_run, tmp
     again = invoke("sample", trained_run, "--format", "png-dir", "-o", made, "--n", "2", "--overwrite")
     assert again.exit_code == 0, again.output
     assert sorted(p.name for p in made.iterdir() if not p.name.startswith(".")) == [
-        "000000.png", "000001.png", "notes.txt",
+        "000000.png",
+        "000001.png",
+        "notes.txt",
     ]
     assert invoke("sample", trained_run, "--format", "png-dir", "-o", made).exit_code == 2  # no --overwrite
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert invoke("sample", trained_run, "--format", "png-dir", "-o", empty, "--overwrite", "--n", "1").exit_code == 0
+    assert (
+        invoke("sample", trained_run, "--format", "png-dir", "-o", empty, "--overwrite", "--n", "1").exit_code
+        == 0
+    )
 
 
 # -- item 7: folder datasets ---------------------------------------------------------------------------------
@@ -192,8 +213,12 @@ def test_the_models_shape_is_checked_before_any_image_is_decoded(pictures, tmp_p
 
     monkeypatch.setattr(folder, "decode_image", never)
     out = tmp_path / "run"
-    result = invoke("train", "--dataset", f"folder:{pictures}", "--image-size", "4096", "--out", out, *TINY_ARGS)
-    assert result.exit_code == 2 and "cannot build images of shape 1x4096x4096" in result.output, result.output
+    result = invoke(
+        "train", "--dataset", f"folder:{pictures}", "--image-size", "4096", "--out", out, *TINY_ARGS
+    )
+    assert result.exit_code == 2 and "cannot build images of shape 1x4096x4096" in result.output, (
+        result.output
+    )
     assert not out.exists() and not (tmp_path / "cache").exists()  # no cache file either
 
 
@@ -262,9 +287,16 @@ def test_a_download_without_a_length_is_stopped_at_the_limit(tmp_path, monkeypat
 
     monkeypatch.setattr(module, "progress_bar", counting)
     try:
-        with pytest.raises(DatasetError, match="sent more than 365536 bytes .a file of 300000 bytes.; stopped"):
-            download([unannounced.url + "/f.bin"], tmp_path / "f.bin", md5(expected), progress=False,
-                     size=len(expected))
+        with pytest.raises(
+            DatasetError, match="sent more than 365536 bytes .a file of 300000 bytes.; stopped"
+        ):
+            download(
+                [unannounced.url + "/f.bin"],
+                tmp_path / "f.bin",
+                md5(expected),
+                progress=False,
+                size=len(expected),
+            )
     finally:
         unannounced.close()
     assert sum(received) <= size_limit(len(expected)) == 365536

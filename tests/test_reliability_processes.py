@@ -24,7 +24,16 @@ from ganzoo.cli import cli
 from ganzoo.engine import Trainer, TrainingInterrupted
 from ganzoo.engine.rundir import LOCK_FILE
 
-TINY_ARGS = ["--model", "dcgan", "--set", "generator_width=8", "--set", "discriminator_width=8", "--batch-size", "16"]
+TINY_ARGS = [
+    "--model",
+    "dcgan",
+    "--set",
+    "generator_width=8",
+    "--set",
+    "discriminator_width=8",
+    "--batch-size",
+    "16",
+]
 TINY = dict(
     model="dcgan",
     overrides=["generator_width=8", "discriminator_width=8"],
@@ -70,8 +79,13 @@ def dead_pid() -> int:
 def test_a_second_process_is_refused_naming_the_first_and_a_sigkill_frees_the_run(tmp_path):
     run = tmp_path / "run"
     first = subprocess.Popen(
-        ganzoo_train("--out", run, "--steps", 10**6, *TINY_ARGS, "--checkpoint-every", "2", "--sample-every", "0"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV,
+        ganzoo_train(
+            "--out", run, "--steps", 10**6, *TINY_ARGS, "--checkpoint-every", "2", "--sample-every", "0"
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
     )
     try:
         deadline = time.monotonic() + 180
@@ -99,16 +113,25 @@ def test_a_second_process_is_refused_naming_the_first_and_a_sigkill_frees_the_ru
     assert (run / LOCK_FILE).read_text().strip() == str(first.pid)  # the file stays; its lock died
     resumed = subprocess.run(
         ganzoo_train("--resume", run, "--steps", ckpt.list_checkpoints(run)[-1][0] + 2),
-        capture_output=True, text=True, timeout=300, env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=ENV,
     )
     assert resumed.returncode == 0, resumed.stderr
 
 
 def test_metrics_are_not_duplicated_by_a_refused_second_process(run_copy):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from ganzoo.engine.rundir import hold; hold(sys.argv[1]); "
-         "print('held', flush=True); time.sleep(120)", str(run_copy)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from ganzoo.engine.rundir import hold; hold(sys.argv[1]); "
+            "print('held', flush=True); time.sleep(120)",
+            str(run_copy),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -217,7 +240,12 @@ def test_an_interrupted_bench_says_how_to_go_on_and_restarts_into_its_own_direct
 
     out = tmp_path / "bench"
     config = BenchConfig(
-        models=["vanilla"], steps=4, eval_every=2, n_eval=200, seeds=1, out=out,
+        models=["vanilla"],
+        steps=4,
+        eval_every=2,
+        n_eval=200,
+        seeds=1,
+        out=out,
         overrides=["generator_width=8", "discriminator_width=8", "batch_size=16"],
     )
     real_run = Trainer.run

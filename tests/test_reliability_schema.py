@@ -110,8 +110,12 @@ def test_a_run_config_without_its_model_is_an_error_not_dcgan(run_copy):
 
 @pytest.mark.parametrize(
     "line_text, fragment",
-    [('{"step": "5"}', "line 3 'step' must be an integer"), ('{"step": 1e400}', "line 3 'step' must be an integer"),
-     ("[5]", "line 3 must be a JSON object"), ('{"step": 4, "d_loss": "low"}', "line 3 'd_loss' must be a number")],
+    [
+        ('{"step": "5"}', "line 3 'step' must be an integer"),
+        ('{"step": 1e400}', "line 3 'step' must be an integer"),
+        ("[5]", "line 3 must be a JSON object"),
+        ('{"step": 4, "d_loss": "low"}', "line 3 'd_loss' must be a number"),
+    ],
     ids=["step-as-text", "step-infinite", "not-an-object", "loss-as-text"],
 )
 def test_an_edited_metrics_line_names_the_file_and_the_line(run_copy, line_text, fragment):
@@ -181,12 +185,18 @@ CHECKPOINT_EDITS = {
         lambda s: s["ema_generator"].update({k: v[:1] for k, v in list(s["ema_generator"].items())[:1]}),
         "'ema_generator'",
     ),
-    "ema-missing": (lambda s: s.update(ema_generator=None), "'ema_generator' must be a dictionary of tensors"),
+    "ema-missing": (
+        lambda s: s.update(ema_generator=None),
+        "'ema_generator' must be a dictionary of tensors",
+    ),
     "generator-weights-as-float64": (
         lambda s: s["generator"].update({k: v.double() for k, v in list(s["generator"].items())[:1]}),
         "must be a torch.float32 tensor",
     ),
-    "torch-rng-short": (lambda s: s["rng"].update(torch=s["rng"]["torch"][:10]), "'rng' 'torch' must be a uint8"),
+    "torch-rng-short": (
+        lambda s: s["rng"].update(torch=s["rng"]["torch"][:10]),
+        "'rng' 'torch' must be a uint8",
+    ),
     "numpy-keys-negative": (
         lambda s: s["rng"]["numpy_keys"].__setitem__(0, -1),
         "'rng' 'numpy_keys' must be an int64 tensor of 624 values",
@@ -230,8 +240,21 @@ def test_a_checkpoint_with_a_cut_adam_state_does_not_crash_the_process(run_copy)
     subprocess.run([sys.executable, "-c", CRAFTED, str(path)], check=True, timeout=120)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(
-        [sys.executable, "-m", "ganzoo", "train", "--resume", str(run_copy), "--steps", "14", "--no-progress"],
-        capture_output=True, text=True, timeout=300, env=env,
+        [
+            sys.executable,
+            "-m",
+            "ganzoo",
+            "train",
+            "--resume",
+            str(run_copy),
+            "--steps",
+            "14",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     assert result.returncode == 1, (result.returncode, result.stderr)
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
@@ -250,7 +273,10 @@ def test_an_untouched_checkpoint_passes_the_schema_and_resumes(run_copy):
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (["sample", "{run}", "--n", "1000000000", "--format", "npz"], "--n 1000000000 asks for 1000000000 images"),
+        (
+            ["sample", "{run}", "--n", "1000000000", "--format", "npz"],
+            "--n 1000000000 asks for 1000000000 images",
+        ),
         (["sample", "{run}", "--grid", "100000x100000"], "--grid 100000x100000 makes a PNG of"),
         (["sample", "{run}", "--n", "1000000000"], "--grid"),
         (["fid", "{run}", "mnist-10k:test", "--n", "1000000000"], "--n 1000000000 asks for"),

@@ -31,7 +31,16 @@ KEEP = 3
 NEVER_REACHED = 10**6  # the step count of the killed runs: none of them may finish on its own
 TINY = "--model dcgan --set generator_width=8 --set discriminator_width=8 --batch-size 16".split()
 # A checkpoint and a metrics line every step, so that many kills land in the middle of a write.
-EVERY_STEP = ["--checkpoint-every", "1", "--keep-checkpoints", str(KEEP), "--log-every", "1", "--sample-every", "0"]
+EVERY_STEP = [
+    "--checkpoint-every",
+    "1",
+    "--keep-checkpoints",
+    str(KEEP),
+    "--log-every",
+    "1",
+    "--sample-every",
+    "0",
+]
 # `ganzoo train` that kills itself with SIGKILL at one exact moment (argv[1]), then the train arguments.
 KILLED_AT = r"""
 import os, signal, sys
@@ -203,6 +212,8 @@ def test_twenty_sigkills_at_random_moments_lose_nothing(tmp_path):
         for name, tensor in expected[network].items():
             assert torch.equal(resumed[network][name], tensor), (network, name)
     finished = torch.load(run / ckpt.FINAL_GENERATOR, weights_only=True)["ema_generator"]
-    for name, tensor in torch.load(straight / ckpt.FINAL_GENERATOR, weights_only=True)["ema_generator"].items():
+    for name, tensor in torch.load(straight / ckpt.FINAL_GENERATOR, weights_only=True)[
+        "ema_generator"
+    ].items():
         assert torch.equal(finished[name], tensor), ("generator.pt", name)
     assert all(moments.values()), moments  # the seeded draw covers every kind of moment

@@ -42,6 +42,8 @@ def size_limit(size: int | None) -> int:
     """The most bytes a download of a ``size``-byte file may bring: its size plus a small margin (a mirror
     may recompress), so a server sending far more is stopped at once instead of filling the disk."""
     return MAX_UNKNOWN_SIZE if size is None else size + max(size // 100, 64 << 10)
+
+
 USER_AGENT = f"ganzoo/{ganzoo.__version__} (python-urllib)"  # some mirrors refuse urllib's default agent
 
 

@@ -82,9 +82,7 @@ def decode_image(path: Path, size: int, channels: int | None) -> np.ndarray:
         )  # JPEG: decode at a reduced scale when large
         width, height = image.size
         if width * height > MAX_PIXELS:
-            raise ImageTooLarge(
-                f"{width}x{height} pixels, more than the {MAX_PIXELS:,} one image may have"
-            )
+            raise ImageTooLarge(f"{width}x{height} pixels, more than the {MAX_PIXELS:,} one image may have")
         image = _as_l_or_rgb(ImageOps.exif_transpose(image))
         image = image.convert("L" if channels == 1 else "RGB")
         width, height = image.size

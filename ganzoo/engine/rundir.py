@@ -229,7 +229,9 @@ class RunDirectory:
                 if entry.name != LOCK_FILE:
                     shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
         elif not holds_nothing(self.path):  # another process made it since refuse_existing
-            raise UsageError(f"run directory {self.path} was made by another process meanwhile; choose another --out.")
+            raise UsageError(
+                f"run directory {self.path} was made by another process meanwhile; choose another --out."
+            )
         ckpt.remove_dead_writers_leftovers(self.path)
         (self.path / ckpt.CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
         (self.path / SAMPLES_DIR).mkdir(exist_ok=True)

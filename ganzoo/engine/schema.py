@@ -130,8 +130,12 @@ RUN_FIELDS: dict[str, Check] = {
     ),
     "bf16_autocast": optional(flag()),
     "placement": (
-        lambda v: isinstance(v, dict)
-        and all(v.get(k) is None or isinstance(v.get(k), bool) for k in ("bf16_autocast", "channels_last")),
+        lambda v: (
+            isinstance(v, dict)
+            and all(
+                v.get(k) is None or isinstance(v.get(k), bool) for k in ("bf16_autocast", "channels_last")
+            )
+        ),
         "an object whose bf16_autocast and channels_last are true, false or null",
     ),
 }
@@ -180,14 +184,23 @@ def check_tensors(saved: Any, expected: Mapping[str, torch.Tensor], path: Path, 
     missing = sorted(set(expected) - set(saved))
     unexpected = sorted(set(saved) - set(expected), key=str)
     if missing or unexpected:
-        names = ", ".join([*(f"missing {k!r}" for k in missing[:3]), *(f"extra {k!r}" for k in unexpected[:3])])
+        names = ", ".join(
+            [*(f"missing {k!r}" for k in missing[:3]), *(f"extra {k!r}" for k in unexpected[:3])]
+        )
         raise refuse(path, field, "the tensors of this run's network", note=f"it has {names}")
     for name, reference in expected.items():
         value = saved[name]
         if not (
-            isinstance(value, torch.Tensor) and value.dtype == reference.dtype and value.shape == reference.shape
+            isinstance(value, torch.Tensor)
+            and value.dtype == reference.dtype
+            and value.shape == reference.shape
         ):
-            raise refuse(path, f"{field} {name!r}", f"a {reference.dtype} tensor of shape {list(reference.shape)}", value)
+            raise refuse(
+                path,
+                f"{field} {name!r}",
+                f"a {reference.dtype} tensor of shape {list(reference.shape)}",
+                value,
+            )
 
 
 def _finite_number(low: float, high: float = math.inf, high_open: bool = False) -> Check:
@@ -202,29 +215,47 @@ GROUP_NUMBERS: dict[str, Check] = {
     "eps": (lambda v: is_number(v) and math.isfinite(v) and v > 0, "a positive finite number"),
     "weight_decay": _finite_number(0.0),
     "betas": (
-        lambda v: isinstance(v, (tuple, list))
-        and len(v) == 2
-        and all(is_number(b) and 0.0 <= b < 1.0 for b in v),
+        lambda v: (
+            isinstance(v, (tuple, list)) and len(v) == 2 and all(is_number(b) and 0.0 <= b < 1.0 for b in v)
+        ),
         "two numbers in [0, 1)",
     ),
 }
-GROUP_FLAGS = ("amsgrad", "maximize", "foreach", "capturable", "differentiable", "fused", "decoupled_weight_decay")
+GROUP_FLAGS = (
+    "amsgrad",
+    "maximize",
+    "foreach",
+    "capturable",
+    "differentiable",
+    "fused",
+    "decoupled_weight_decay",
+)
 
 
 def check_optimizer(saved: Any, optimizer: torch.optim.Optimizer, path: Path, field: str) -> None:
     """An optimizer state for ``optimizer``: its parameter groups, and per parameter state tensors of that
     parameter's shape (fused Adam reads them without checking)."""
     expected = optimizer.state_dict()
-    if not (isinstance(saved, dict) and isinstance(saved.get("state"), dict) and isinstance(saved.get("param_groups"), list)):
+    if not (
+        isinstance(saved, dict)
+        and isinstance(saved.get("state"), dict)
+        and isinstance(saved.get("param_groups"), list)
+    ):
         raise refuse(path, field, "an optimizer state (a dictionary with 'state' and 'param_groups')", saved)
     groups = saved["param_groups"]
     if len(groups) != len(expected["param_groups"]):
-        raise refuse(path, f"{field} 'param_groups'", f"{len(expected['param_groups'])} parameter groups", groups)
+        raise refuse(
+            path, f"{field} 'param_groups'", f"{len(expected['param_groups'])} parameter groups", groups
+        )
     parameters: dict[int, torch.Tensor] = {}
-    for number, (group, reference, live) in enumerate(zip(groups, expected["param_groups"], optimizer.param_groups)):
+    for number, (group, reference, live) in enumerate(
+        zip(groups, expected["param_groups"], optimizer.param_groups)
+    ):
         where = f"{field} param_groups[{number}]"
         if not isinstance(group, dict) or group.get("params") != reference["params"]:
-            raise refuse(path, f"{where} 'params'", f"the parameter indices {_shown(reference['params'])}", group)
+            raise refuse(
+                path, f"{where} 'params'", f"the parameter indices {_shown(reference['params'])}", group
+            )
         for name, (test, description) in GROUP_NUMBERS.items():
             if name in group and not test(group[name]):
                 raise refuse(path, f"{where} {name!r}", description, group[name])
@@ -232,17 +263,23 @@ def check_optimizer(saved: Any, optimizer: torch.optim.Optimizer, path: Path, fi
             if name in group and not (group[name] is None or isinstance(group[name], bool)):
                 raise refuse(path, f"{where} {name!r}", "true, false or null", group[name])
         if bool(group.get("amsgrad", False)) != bool(reference.get("amsgrad", False)):
-            raise refuse(path, f"{where} 'amsgrad'", repr(bool(reference.get("amsgrad", False))), group.get("amsgrad"))
+            raise refuse(
+                path, f"{where} 'amsgrad'", repr(bool(reference.get("amsgrad", False))), group.get("amsgrad")
+            )
         parameters.update(zip(reference["params"], live["params"]))
     adam = isinstance(optimizer, torch.optim.Adam | torch.optim.AdamW)
     for index, state in saved["state"].items():
         where = f"{field} state[{index!r}]"
         if not (is_int(index) and index in parameters):
-            raise refuse(path, f"{field} state key {index!r}", f"a parameter index from 0 to {len(parameters) - 1}")
+            raise refuse(
+                path, f"{field} state key {index!r}", f"a parameter index from 0 to {len(parameters) - 1}"
+            )
         if not isinstance(state, dict):
             raise refuse(path, where, "a dictionary of tensors", state)
         if adam:
-            needed = {"step", "exp_avg", "exp_avg_sq"} | ({"max_exp_avg_sq"} if groups[0].get("amsgrad") else set())
+            needed = {"step", "exp_avg", "exp_avg_sq"} | (
+                {"max_exp_avg_sq"} if groups[0].get("amsgrad") else set()
+            )
             if needed - set(state):
                 raise refuse(path, where, f"a state with {', '.join(sorted(needed))}", sorted(state))
         shape = parameters[index].shape
@@ -255,7 +292,12 @@ def check_optimizer(saved: Any, optimizer: torch.optim.Optimizer, path: Path, fi
                     and math.isfinite(number)
                     and number >= 0
                 ):
-                    raise refuse(path, f"{where} 'step'", "a non-negative finite number (a float tensor of one value)", value)
+                    raise refuse(
+                        path,
+                        f"{where} 'step'",
+                        "a non-negative finite number (a float tensor of one value)",
+                        value,
+                    )
             elif isinstance(value, torch.Tensor):
                 if not (value.is_floating_point() and value.shape == shape):
                     raise refuse(path, f"{where} {name!r}", f"a float tensor of shape {list(shape)}", value)
@@ -267,7 +309,9 @@ def check_sampler(saved: Any, size: int, path: Path) -> None:
     """The data order: its generator state, a permutation of range(size) and a position in it."""
     if not isinstance(saved, dict):
         raise refuse(path, "'sampler'", "a dictionary with generator, permutation and position", saved)
-    _check_generator_state(saved.get("generator"), torch.Generator().get_state(), path, "'sampler' 'generator'")
+    _check_generator_state(
+        saved.get("generator"), torch.Generator().get_state(), path, "'sampler' 'generator'"
+    )
     permutation = saved.get("permutation")
     expected = f"a permutation of range({size}) (an int64 tensor of {size} distinct indices)"
     if not (
@@ -283,7 +327,9 @@ def check_sampler(saved: Any, size: int, path: Path) -> None:
 
 
 def _check_generator_state(value: Any, reference: torch.Tensor, path: Path, field: str) -> None:
-    if not (isinstance(value, torch.Tensor) and value.dtype == torch.uint8 and value.shape == reference.shape):
+    if not (
+        isinstance(value, torch.Tensor) and value.dtype == torch.uint8 and value.shape == reference.shape
+    ):
         raise refuse(path, field, f"a uint8 tensor of shape {list(reference.shape)} (an RNG state)", value)
 
 
@@ -303,7 +349,9 @@ def check_rng(saved: Any, path: Path) -> None:
         and keys.shape == (NUMPY_KEYS,)
         and bool(((keys >= 0) & (keys < 2**32)).all())
     ):
-        raise refuse(path, "'rng' 'numpy_keys'", f"an int64 tensor of {NUMPY_KEYS} values in [0, 2**32)", keys)
+        raise refuse(
+            path, "'rng' 'numpy_keys'", f"an int64 tensor of {NUMPY_KEYS} values in [0, 2**32)", keys
+        )
     position = saved.get("numpy_position")
     if not (is_int(position) and 0 <= position <= NUMPY_KEYS):
         raise refuse(path, "'rng' 'numpy_position'", f"an integer from 0 to {NUMPY_KEYS}", position)
@@ -321,7 +369,10 @@ def check_rng(saved: Any, path: Path) -> None:
         raise refuse(path, "'rng' 'python'", expected, python)
     if "cuda" in saved:
         cuda = saved["cuda"]
-        if not (isinstance(cuda, list) and all(isinstance(s, torch.Tensor) and s.dtype == torch.uint8 for s in cuda)):
+        if not (
+            isinstance(cuda, list)
+            and all(isinstance(s, torch.Tensor) and s.dtype == torch.uint8 for s in cuda)
+        ):
             raise refuse(path, "'rng' 'cuda'", "a list of uint8 tensors (CUDA RNG states)", cuda)
 
 
