@@ -219,6 +219,3 @@ def sample(source: Path, count, grid, output, seed, fmt, overwrite, device) -> N
     else:
         save_png_folder(images, output, **provenance)
     say(f"Wrote {count} images from {plain(G.model_name)} to {plain(output)}.")
-
-
-COMMANDS = [train, sample]

@@ -19,15 +19,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 import ganzoo
 from ganzoo.console import err_console
@@ -79,6 +70,17 @@ def progress_bar(
     description: str, total: int | None, enabled: bool, unit: str = "bytes"
 ) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on stderr counting ``unit`` ("bytes" or "files"); yields ``advance(n)``."""
+    # Imported here: rich.progress takes a noticeable part of `ganzoo list`'s start-up otherwise.
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     if unit == "bytes":
         counters: tuple = (DownloadColumn(), TransferSpeedColumn())
     else:
