@@ -18,6 +18,8 @@ from rich.text import Text
 
 console = Console(highlight=False, soft_wrap=False)
 err_console = Console(stderr=True, highlight=False)
+# For messages that are plain text throughout (the bench's progress lines name datasets and folders).
+text_console = Console(highlight=False, markup=False, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:

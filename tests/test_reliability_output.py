@@ -308,3 +308,14 @@ def test_download_keeps_its_signature_for_callers_without_a_size(server, tmp_pat
     server.files["/small.bin"] = body
     path = download([server.url + "/small.bin"], tmp_path / "small.bin", md5(body), progress=False)
     assert path.read_bytes() == body
+
+
+def test_a_bench_into_a_folder_named_like_markup_prints_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+    out = tmp_path / "b[/x]"
+    args = ["bench", "--model", "vanilla", "--steps", "2", "--n-eval", "200", "--out", out]
+    for item in ("generator_width=8", "discriminator_width=8", "batch_size=16"):
+        args += ["--set", item]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert f"Results: {out / 'results.json'}" in result.output
