@@ -19,6 +19,7 @@ import torch
 
 import ganzoo
 from ganzoo import checkpoint as ckpt
+from ganzoo.bench_restart import restartable
 from ganzoo.datasets.base import DatasetOptions, load_dataset, split_source_name
 from ganzoo.engine import Callback, TrainConfig, Trainer, select_device
 from ganzoo.errors import UsageError
@@ -263,10 +264,12 @@ def _train_one(model, seed, config, train_data, evaluator, out, say) -> SeedResu
         checkpoint_every=0,
         progress=False,
     )
-    trainer = Trainer(train_config, callbacks=[callback], dataset=train_data)
+    # A rerun of an interrupted bench into its --out replaces the runs it left (only ganzoo run directories).
+    trainer = Trainer(train_config, callbacks=[callback], dataset=train_data, overwrite=True)
     budget = f"{config.steps} steps" if config.steps else f"{config.time_budget:.0f} s"
     say(f"Training {model} (seed {seed}) for {budget} ...")
-    run = trainer.run()
+    with restartable(out, model, seed):
+        run = trainer.run()
     metrics = run.metrics()
     rates = [m["images_per_second"] for m in metrics]
     final = callback.evaluations[-1]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ganzoo.console import console, print_table
+from ganzoo.console import print_table, text_console
 from ganzoo.errors import UsageError
 from ganzoo.registry import zoo
 
@@ -73,10 +73,10 @@ def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_
     common = dict(models=names, dataset=dataset, features=features, out=out, device=device,
                   overrides=list(overrides), **given)
     config = BenchConfig.quick(**common) if quick else BenchConfig(**common)
-    results = run_benchmark(config, console=console)
+    results = run_benchmark(config, console=text_console)  # plain text: paths are not markup
     print_table(
         f"FID against {results['reference_split']} ({results['n_fake']} samples, {results['feature_extractor']['name']})",
         TABLE_COLUMNS,
         table_rows(results),
     )
-    console.print(f"Results: {out / 'results.json'}, {out / 'results.md'}, plot {out / 'fid_vs_time.png'}")
+    text_console.print(f"Results: {out / 'results.json'}, {out / 'results.md'}, plot {out / 'fid_vs_time.png'}")

@@ -6,6 +6,7 @@ import dataclasses
 import os
 
 import click
+from rich.text import Text
 
 from ganzoo.console import print_json, print_table, warn
 from ganzoo.errors import UsageError
@@ -148,7 +149,7 @@ def plugins(as_json: bool) -> None:
         for info_ in infos:
             registered = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info_.registered.items())
             if info_.error:
-                status = f"[red]BROKEN[/]: {info_.error}"
+                status = Text.assemble(("BROKEN", "red"), f": {info_.error}")
             elif info_.skipped:
                 status = f"skipped: {info_.skipped}"
             else:

@@ -63,6 +63,18 @@ class TrainConfig:
         config.device, config.progress, config.steps = requested.device, requested.progress, requested.steps
         return config
 
+    def check_shape_before_loading(self, spec: ModelSpec) -> None:
+        """A folder dataset's image shape is known from the options before any image is decoded: refuse a
+        size the model cannot build then, not after decoding (and caching) every image at that size."""
+        from ganzoo.datasets.folder import DEFAULT_IMAGE_SIZE
+
+        if not self.dataset.startswith("folder:"):
+            return
+        size = self.image_size or DEFAULT_IMAGE_SIZE
+        shapes = [(channels, size, size) for channels in ([self.channels] if self.channels else [1, 3])]
+        if not any(shape in {tuple(s) for s in spec.image_shapes} for shape in shapes):
+            spec.check_image_shape(shapes[0])
+
     def dataset_options(self) -> DatasetOptions:
         return DatasetOptions(
             data_dir=Path(self.data_dir) if self.data_dir else None,

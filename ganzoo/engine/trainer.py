@@ -79,13 +79,14 @@ class Trainer:
         self._stop_requested = False  # set by stop(): a callback ended the run early
         self.train_seconds = 0.0  # wall time spent in training steps (callbacks and evaluation excluded)
         self.step = 0
+        self.finishing = False  # resumed at its final step without its generator.pt or final grid
         # Under torchrun each process is one rank (ganzoo.engine.distributed) and rank 0 alone writes;
         # outside it this is (0, 1, None) and every distributed branch is skipped.
         process = distributed.setup(config.device)
         recorded = None  # a resumed run's placement, as its config.json recorded it
         if resume is not None:
             path = Path(resume)
-            saved = distributed.on_main(lambda: ckpt.read_run_config(path))
+            saved = distributed.on_main(lambda: RunDirectory(path, writes=process[0] == 0).held_config())
             config = _resumed_config(path, saved["train"], config)
             recorded = _recorded_placement(path, saved)
         config.validate()
@@ -100,6 +101,8 @@ class Trainer:
         self.run_dir = RunDirectory(path, writes=process[0] == 0)
         replace = resume is None and distributed.on_main(lambda: self.run_dir.refuse_existing(overwrite))
 
+        if dataset is None:
+            config.check_shape_before_loading(self.spec)
         self.dataset = (
             dataset
             if dataset is not None
@@ -127,7 +130,11 @@ class Trainer:
                 self.dataset.qualified_name
             )
             distributed.on_main(lambda: self.run_dir.truncate_metrics(self.step))
-            if self.step >= config.steps:
+            # A run killed after its last checkpoint is finished (generator.pt, final grid) by its resume.
+            self.finishing = self.step >= config.steps and not distributed.on_main(
+                lambda: self.run_dir.is_finished(self.step)
+            )
+            if self.step >= config.steps and not self.finishing:
                 raise UsageError(
                     f"{path} is already at step {self.step}; pass a larger --steps to continue it."
                 )
@@ -226,7 +233,7 @@ class Trainer:
             log.write(self.step, self.train_seconds, self.G, self.D)
             if not ckpt.checkpoint_path(self.directory, self.step).exists():
                 self.save_checkpoint()
-        if config.sample_every == 0 or self.step % config.sample_every:
+        if not self.run_dir.samples_path(self.step).is_file():
             self.write_samples()
         self._write_final_generator()
         return Run(
