@@ -11,6 +11,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+from ganzoo.augment import Augmentation
 from ganzoo.datasets.base import Availability, DatasetOptions, DatasetSource, ImageDataset, load_dataset
 from ganzoo.errors import CheckpointError, DatasetError, GanzooError, PluginError, UsageError
 from ganzoo.hookspecs import hookimpl
@@ -47,6 +48,7 @@ def get_model(name: str) -> ModelSpec:
 
 
 __all__ = [
+    "Augmentation",
     "Availability",
     "BenchConfig",
     "CheckpointError",

@@ -1,4 +1,5 @@
-"""Plugin discovery and the registries it fills: models, losses, penalties, datasets, feature extractors.
+"""Plugin discovery and the registries it fills: models, losses, penalties, augmentations, datasets and
+feature extractors.
 
 Plugins are found through the ``ganzoo`` entry-point group, loaded once and lazily (on the first call to
 :func:`zoo`), and isolated from each other: a plugin that fails to import, raises inside a hook or
@@ -34,6 +35,7 @@ TRACE_ENV = "GANZOO_TRACE_PLUGINS"  # "1": print each plugin import and hook cal
 # same hooks as any plugin. They are part of the core, so the plugin switches do not apply to them.
 DEFAULT_PLUGINS = (
     "ganzoo.default_plugins.losses",
+    "ganzoo.default_plugins.augmentations",
     "ganzoo.default_plugins.datasets",
     "ganzoo.default_plugins.feature_extractors",
 )
@@ -179,6 +181,7 @@ class Zoo:
         self.models: Registry = Registry("model", self)
         self.losses: Registry = Registry("loss", self)
         self.penalties: Registry = Registry("penalty", self)
+        self.augmentations: Registry = Registry("augmentation", self)
         self.datasets: Registry = Registry("dataset", self)
         self.feature_extractors: Registry = Registry("feature extractor", self)
         self.trace = os.environ.get(TRACE_ENV, "") not in ("", "0")
@@ -271,6 +274,7 @@ class Zoo:
             manager.unregister(plugin)
 
     def _call_hooks(self) -> None:
+        from ganzoo.augment import Augmentation
         from ganzoo.datasets.base import DatasetSource
         from ganzoo.losses import Loss, Penalty
         from ganzoo.metrics.extractors import FeatureExtractorSpec
@@ -303,6 +307,7 @@ class Zoo:
         # Losses first, so that later hooks (and model specs) can rely on them.
         hooks = (
             ("register_losses", add_loss),
+            ("register_augmentations", typed(Augmentation, self.augmentations)),
             ("register_models", add_model),
             ("register_datasets", typed(DatasetSource, self.datasets)),
             ("register_feature_extractors", typed(FeatureExtractorSpec, self.feature_extractors)),
@@ -358,6 +363,7 @@ class Zoo:
             "models": self.models,
             "losses": self.losses,
             "penalties": self.penalties,
+            "augmentations": self.augmentations,
             "datasets": self.datasets,
             "feature_extractors": self.feature_extractors,
         }
