@@ -14,7 +14,7 @@ MODEL_NAMES = ganzoo.zoo().models.names()
 
 
 def test_the_builtins_are_registered():
-    assert {"vanilla", "dcgan", "wgan-gp", "sngan"} <= set(MODEL_NAMES)
+    assert {"vanilla", "dcgan", "wgan-gp", "sngan", "ragan"} <= set(MODEL_NAMES)
     assert ganzoo.get_model("wgan").name == "wgan-gp"
 
 
@@ -51,6 +51,12 @@ def test_sngan_layers_have_spectral_norm_one_after_training_passes():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             sigma = torch.linalg.matrix_norm(module.weight.detach().flatten(1), ord=2)
             assert sigma == pytest.approx(1.0, rel=0.05), module
+
+
+def test_ragan_uses_the_relativistic_average_loss():
+    spec = ganzoo.get_model("rasgan")
+    assert spec.name == "ragan" and spec.defaults.loss == "relativistic-average"
+    assert ganzoo.zoo().losses.get(spec.defaults.loss).needs_real_scores
 
 
 def test_dcgan_builds_every_documented_shape():
