@@ -87,6 +87,3 @@ def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_
         table_rows(results),
     )
     console.print(f"Results: {out / 'results.json'}, {out / 'results.md'}, plot {out / 'fid_vs_time.png'}")
-
-
-COMMANDS = [bench]
