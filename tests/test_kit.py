@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 from plugin_fixtures import ganzoo_fixture_relativistic as relativistic_plugin
 from torch import nn
 
