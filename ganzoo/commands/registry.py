@@ -67,7 +67,7 @@ def why_no_models(z: Zoo) -> str:
         return f"no models are registered: installed plugins were not loaded ({why})."
     if z.broken():
         return "no models are registered: every plugin that provides models is broken (see `ganzoo plugins`)."
-    return "no models are registered: no plugin providing models is installed (`pip install ganzoo` has three)."
+    return "no models are registered: no plugin providing models is installed (`pip install ganzoo` has five)."
 
 
 def warn_about_plugins(z: Zoo) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from ganzoo import checkpoint as ckpt
+from ganzoo.augment import parse_augment
 from ganzoo.commands import SEED
 from ganzoo.commands.datasets import dataset_options
 from ganzoo.console import plain, say
@@ -50,6 +51,8 @@ POSITIVE = click.IntRange(min=1)
     "--channels-last/--no-channels-last", default=None,
     help="channels_last memory format (default: measured on the CPU; on with CUDA for convolutions).",
 )
+@click.option("--augment", default=None, metavar="NAMES",
+              help="DiffAugment: augmentations applied to all D sees, e.g. color,translation,cutout.")
 @click.option("--no-ema", is_flag=True, help="Do not keep an EMA of the generator.")
 @click.option("--ema-decay", type=click.FloatRange(0, 1, max_open=True), default=None, help="EMA decay.")
 @click.option("--log-every", type=POSITIVE, default=None, help="Steps between metrics lines (default 50).")
@@ -89,6 +92,8 @@ def train(resume, overwrite, no_progress, no_ema, compile_, strict, no_download,
             value = str(value)
         elif key == "channels":
             value = int(value)
+        elif key == "augment":
+            value = parse_augment(value)
         setattr(config, key, value)
     try:
         with _errors_printed_once(), distributed.explain_collective_failures():

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
+from ganzoo import losses
 from ganzoo.engine import distributed
 from ganzoo.engine.networks import Networks
 from ganzoo.engine.placement import Placement
@@ -28,9 +29,12 @@ class Iteration:
         placement: Placement,
         real_batches: Callable[[], torch.Tensor],
         seed: int,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         self.networks, self.loss, self.penalty, self.hp = networks, loss, penalty, hp
         self.placement, self.real_batches, self.seed = placement, real_batches, seed
+        # What D sees of a batch: DiffAugment's transforms (ganzoo.augment), drawn anew at each call, or as is.
+        self.seen = augment or (lambda images: images)
 
     def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         nets, hp, placement = self.networks, self.hp, self.placement
@@ -45,18 +49,30 @@ class Iteration:
                 # The last critic step's fakes keep their graph and are reused for the generator step.
                 with torch.no_grad() if not last else contextlib.nullcontext():
                     fake = G(z)
-                d_loss = self.loss.discriminator_loss(D(real), D(fake.detach()))
+                real_seen, fake_seen = self.seen(real), self.seen(fake.detach())
+                d_loss = self.loss.discriminator_loss(D(real_seen), D(fake_seen))
                 if self.penalty is not None:
-                    d_loss = d_loss + hp.penalty_weight * self.penalty(D, real, fake.detach())
+                    d_loss = d_loss + hp.penalty_weight * self.penalty(D, real_seen, fake_seen)
             nets.opt_D.zero_grad(set_to_none=True)
             d_loss.backward()
             nets.opt_D.step()
         with placement.autocast(), self._rank_stream(step, hp.critic_steps), self._discriminator_frozen():
-            g_loss = self.loss.generator_loss(nets.D_in_generator_step(fake))
+            g_loss = self._generator_loss(fake, real)
         nets.opt_G.zero_grad(set_to_none=True)
         g_loss.backward()
         nets.opt_G.step()
         return d_loss.detach(), g_loss.detach()
+
+    def _generator_loss(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """G's loss on D's scores of the fakes; a loss with ``needs_real_scores`` also gets the last critic
+        step's real batch scored by the updated D, without a graph (the scores are constants for G)."""
+        D = self.networks.D_in_generator_step
+
+        def real_scores() -> torch.Tensor:
+            with torch.no_grad():
+                return D(self.seen(real))
+
+        return losses.generator_loss(self.loss, D(self.seen(fake)), real_scores)
 
     @contextlib.contextmanager
     def _discriminator_frozen(self) -> Iterator[None]:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ganzoo import checkpoint as ckpt
+from ganzoo.augment import build_pipeline
 from ganzoo.datasets.base import ImageDataset, load_dataset, to_uint8
 from ganzoo.engine import distributed, precision
 from ganzoo.engine.config import TrainConfig
@@ -297,6 +298,7 @@ def _build_parts(
     check_model_outputs(spec, G, D)
     loss = zoo().losses.get(hp.loss)
     penalty = zoo().penalties.get(hp.penalty) if hp.penalty else None
+    augment = build_pipeline(config.augment)
     placed = functools.partial(place_networks, hp=hp, compile=config.compile, has_penalty=penalty is not None)
 
     def probe_iteration(candidate: Placement) -> Callable[[], Any]:
@@ -305,11 +307,13 @@ def _build_parts(
             copy.deepcopy(G), copy.deepcopy(D), placement=candidate, ema_decay=None, sync_batchnorm=False
         )
         batches = RealBatches(dataset.images[: 4 * hp.batch_size], hp.batch_size, config.seed, candidate)
-        iteration = Iteration(nets, loss, penalty, hp, candidate, batches, config.seed)
+        iteration = Iteration(nets, loss, penalty, hp, candidate, batches, config.seed, augment)
         return lambda: iteration(0)
 
     recorded = recorded or {}
     identity = {"model": spec.name, "image_shape": list(dataset.image_shape), "hp": dataclasses.asdict(hp)}
+    if config.augment:  # it changes the iteration's cost; absent otherwise, so cached probes stay valid
+        identity["augment"] = list(config.augment)
     placement, how = decide_placement(
         requested_device=config.device,
         amp=recorded.get("bf16_autocast") if config.amp is None else config.amp,
@@ -323,7 +327,7 @@ def _build_parts(
     real_batches = RealBatches(dataset.images, hp.batch_size, config.seed + 1, placement)
     ema_decay = config.ema_decay if config.ema else None
     networks = placed(G, D, placement=placement, ema_decay=ema_decay, sync_batchnorm=spec.sync_batchnorm)
-    iteration = Iteration(networks, loss, penalty, hp, placement, real_batches, config.seed)
+    iteration = Iteration(networks, loss, penalty, hp, placement, real_batches, config.seed, augment)
     return placement, how, real_batches, networks, iteration
 
 
