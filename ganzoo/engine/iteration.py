@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
+from ganzoo.conditioning import Conditioning
 from ganzoo.engine import distributed
 from ganzoo.engine.networks import Networks
 from ganzoo.engine.placement import Placement
@@ -28,15 +29,18 @@ class Iteration:
         placement: Placement,
         real_batches: Callable[[], torch.Tensor],
         seed: int,
+        conditioning: Conditioning | None = None,
     ) -> None:
         self.networks, self.loss, self.penalty, self.hp = networks, loss, penalty, hp
         self.placement, self.real_batches, self.seed = placement, real_batches, seed
+        # Conditional models: real_batches returns (images, labels); fakes are drawn with the real labels.
+        self.conditioning = conditioning
 
     def __call__(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         nets, hp, placement = self.networks, self.hp, self.placement
         G, D = nets.G_step, nets.D_step
         for critic_step in range(hp.critic_steps):
-            real = self.real_batches()
+            real, labels = self.real_batches() if self.conditioning else (self.real_batches(), None)
             z = torch.randn(hp.batch_size, hp.latent_dim, device=placement.device)
             if placement.shard is not None:
                 z = z[placement.shard]  # every rank draws the global batch's latents and keeps its share
@@ -44,19 +48,37 @@ class Iteration:
             with placement.autocast(), self._rank_stream(step, critic_step):
                 # The last critic step's fakes keep their graph and are reused for the generator step.
                 with torch.no_grad() if not last else contextlib.nullcontext():
-                    fake = G(z)
-                d_loss = self.loss.discriminator_loss(D(real), D(fake.detach()))
+                    fake = G(z) if labels is None else G(z, labels)
+                if labels is None:
+                    d_loss = self.loss.discriminator_loss(D(real), D(fake.detach()))
+                else:
+                    d_loss = self._conditional_discriminator_loss(D, real, fake.detach(), labels)
                 if self.penalty is not None:
-                    d_loss = d_loss + hp.penalty_weight * self.penalty(D, real, fake.detach())
+                    critic = D if labels is None else self.conditioning.bound(D, labels)
+                    d_loss = d_loss + hp.penalty_weight * self.penalty(critic, real, fake.detach())
             nets.opt_D.zero_grad(set_to_none=True)
             d_loss.backward()
             nets.opt_D.step()
         with placement.autocast(), self._rank_stream(step, hp.critic_steps), self._discriminator_frozen():
-            g_loss = self.loss.generator_loss(nets.D_in_generator_step(fake))
+            if labels is None:
+                g_loss = self.loss.generator_loss(nets.D_in_generator_step(fake))
+            else:
+                scores, class_loss = self.conditioning.discriminate(nets.D_in_generator_step, fake, labels)
+                g_loss = self.loss.generator_loss(scores)
+                if class_loss is not None:  # ACGAN: G makes images D classifies as their labels
+                    g_loss = g_loss + class_loss
         nets.opt_G.zero_grad(set_to_none=True)
         g_loss.backward()
         nets.opt_G.step()
         return d_loss.detach(), g_loss.detach()
+
+    def _conditional_discriminator_loss(self, D, real, fake, labels) -> torch.Tensor:
+        real_scores, real_class_loss = self.conditioning.discriminate(D, real, labels)
+        fake_scores, fake_class_loss = self.conditioning.discriminate(D, fake, labels)
+        d_loss = self.loss.discriminator_loss(real_scores, fake_scores)
+        if real_class_loss is not None:  # ACGAN: D learns the class of real and generated images
+            d_loss = d_loss + real_class_loss + fake_class_loss
+        return d_loss
 
     @contextlib.contextmanager
     def _discriminator_frozen(self) -> Iterator[None]:
