@@ -73,19 +73,26 @@ class ProjectionDiscriminator(ganzoo.Discriminator):
     def __init__(self, image_shape, hp: ganzoo.Hyperparameters):
         super().__init__(image_shape, hp.num_classes)
         channels, size, _ = image_shape
+        stages = doublings(size)
         width = hp.discriminator_width
-        layers: list[nn.Module] = []
-        for stage in range(doublings(size)):
-            layers += [spectral_norm(nn.Conv2d(channels if stage == 0 else width // 2, width, 4, 2, 1))]
-            layers += [nn.LeakyReLU(0.2)]
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        for _ in range(stages - 1):
+            layers += [
+                nn.Conv2d(width, width * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
             width *= 2
-        width //= 2
-        self.features = nn.Sequential(*layers)
-        self.linear = spectral_norm(nn.Linear(width, 1))
-        self.embed = spectral_norm(nn.Embedding(hp.num_classes, width))
+        self.features = nn.Sequential(*layers, nn.Flatten())
+        features = width * (size // 2**stages) ** 2
+        self.linear = nn.Linear(features, 1)
+        self.embed = nn.Embedding(hp.num_classes, features)
+        for module in self.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, 0.0, 0.02)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        phi = self.features(images).sum(dim=(2, 3))  # global sum pooling, as in the paper's ResNets
+        phi = self.features(images)
         return self.linear(phi).flatten() + (self.embed(labels) * phi).sum(dim=1)
 
 
