@@ -11,7 +11,7 @@ import sys
 import click
 
 import ganzoo
-from ganzoo.commands import bench, datasets, metrics, registry, training
+from ganzoo.commands import bench, conditional, datasets, metrics, registry, training
 from ganzoo.errors import GanzooError
 
 
@@ -42,7 +42,7 @@ def cli() -> None:
     """ganzoo: train, sample from and fairly compare GAN variants provided by plugins."""
 
 
-for module in (registry, datasets, training, metrics, bench):
+for module in (registry, datasets, training, metrics, bench, conditional):
     for command in module.COMMANDS:
         cli.add_command(command)
 

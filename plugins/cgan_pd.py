@@ -3,17 +3,18 @@ arXiv:1802.05637, on a DCGAN-sized pair of networks.
 
 Generator: DCGAN's transposed convolutions, each batch norm made class-conditional (de Vries et al. 2017:
 a normalisation without affine parameters, then a per-class scale and shift looked up from the label).
-Discriminator: strided convolutions with LeakyReLU(0.2) and spectral norm (Miyato et al. 2018) give a
-feature vector phi(x); the score is ``linear(phi(x)) + <embed(y), phi(x)>``, the projection of the features
-on the class embedding. Hinge loss, Adam lr 2e-4, betas (0.5, 0.999), one critic step. Works at 28x28, 32x32
-and 64x64 with 1 or 3 channels.
+Discriminator: DCGAN's strided convolutions with LeakyReLU(0.2) and batch norm give a feature vector phi(x)
+(the last feature map, flattened); the score is ``linear(phi(x)) + <embed(y), phi(x)>``, the projection of
+the features on the class embedding. The paper's discriminators use spectral norm; on this small network it
+let the hinge loss saturate within 500 steps on MNIST (D's gradient zero, G drawing a fixed texture), so D
+keeps DCGAN's batch norm. Hinge loss, Adam lr 2e-4, betas (0.5, 0.999), one critic step. Works at 28x28,
+32x32 and 64x64 with 1 or 3 channels.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
 
 import ganzoo
 

@@ -27,7 +27,9 @@ def tiny_config(out: Path, model: str, **changes) -> dict:
 
 def labeled(num_classes: int, labels: list[int], size: int = 28) -> ganzoo.ImageDataset:
     images = torch.randint(0, 256, (len(labels), 1, size, size), dtype=torch.uint8)
-    return ganzoo.ImageDataset("toy", "train", images, torch.tensor(labels), "test data", num_classes=num_classes)
+    return ganzoo.ImageDataset(
+        "toy", "train", images, torch.tensor(labels), "test data", num_classes=num_classes
+    )
 
 
 @pytest.mark.parametrize("model", ["cgan-pd", "acgan"])
@@ -44,12 +46,20 @@ def test_conditional_resume_is_exact(tmp_path, model):
 
 
 def test_the_number_of_classes_comes_from_the_dataset(tmp_path):
-    trainer = Trainer(TrainConfig(**tiny_config(tmp_path / "run", "cgan-pd")), dataset=labeled(4, [0, 1, 2, 3] * 8))
+    trainer = Trainer(
+        TrainConfig(**tiny_config(tmp_path / "run", "cgan-pd")), dataset=labeled(4, [0, 1, 2, 3] * 8)
+    )
     assert trainer.hp.num_classes == 4 and trainer.G.num_classes == 4
     assert isinstance(trainer.real_batches, LabeledBatches)
     images, labels = trainer.real_batches()
-    assert images.shape == (16, 1, 28, 28) and labels.dtype == torch.int64 and set(labels.tolist()) <= {0, 1, 2, 3}
-    G = ckpt.load_generator(trainer.run().directory)  # rebuilt with its classes from the saved hyperparameters
+    assert (
+        images.shape == (16, 1, 28, 28)
+        and labels.dtype == torch.int64
+        and set(labels.tolist()) <= {0, 1, 2, 3}
+    )
+    G = ckpt.load_generator(
+        trainer.run().directory
+    )  # rebuilt with its classes from the saved hyperparameters
     assert G.num_classes == 4
 
 
@@ -65,7 +75,9 @@ def test_a_conditional_model_on_an_unlabeled_dataset_is_a_clear_error(tmp_path):
     for i in range(4):
         Image.fromarray(np.full((28, 28), 40 * i, np.uint8)).save(folder / f"{i}.png")
     config = tiny_config(tmp_path / "run", "cgan-pd", dataset=f"folder:{folder}", image_size=28, batch_size=2)
-    with pytest.raises(ganzoo.UsageError, match="class-conditional and needs labeled images.*first-level subfolder"):
+    with pytest.raises(
+        ganzoo.UsageError, match="class-conditional and needs labeled images.*first-level subfolder"
+    ):
         Trainer(TrainConfig(**config))
     assert not (tmp_path / "run" / "config.json").exists()
 
@@ -88,7 +100,9 @@ def test_folder_labels_come_from_first_level_subfolders(tmp_path):
             (tmp_path / name / "deeper").mkdir(parents=True, exist_ok=True)
             Image.fromarray(np.full((8, 8), value, np.uint8)).save(tmp_path / name / "deeper" / f"{i}.png")
     (tmp_path / "dog" / "broken.png").write_bytes(b"not a png")
-    dataset = ganzoo.load_dataset(f"folder:{tmp_path}", options=ganzoo.DatasetOptions(image_size=8, progress=False))
+    dataset = ganzoo.load_dataset(
+        f"folder:{tmp_path}", options=ganzoo.DatasetOptions(image_size=8, progress=False)
+    )
     assert dataset.class_names == ("cat", "dog") and dataset.num_classes == 2
     assert len(dataset) == 6  # the unreadable file is skipped, with its label
     for image, label in zip(dataset.images, dataset.labels):
@@ -97,7 +111,11 @@ def test_folder_labels_come_from_first_level_subfolders(tmp_path):
 
 def test_built_in_datasets_have_labels():
     dataset = ganzoo.load_dataset("mnist-10k:test")
-    assert dataset.num_classes == 10 and dataset.labels.dtype == torch.int64 and len(dataset.labels) == len(dataset)
+    assert (
+        dataset.num_classes == 10
+        and dataset.labels.dtype == torch.int64
+        and len(dataset.labels) == len(dataset)
+    )
 
 
 def test_sample_by_class():
