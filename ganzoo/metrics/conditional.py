@@ -82,9 +82,11 @@ def evaluate_run(
     seed: int = 0,
     ceiling: bool = True,
     intra_fid: bool = False,
-    recipe: ClassifierRecipe = DEFAULT_RECIPE,
+    recipe: ClassifierRecipe | None = None,
 ) -> dict[str, Any]:
-    """CAS of a run's EMA generator on the held-out test split, beside the ceiling and intra-FID if asked."""
+    """CAS of a run's EMA generator on the held-out test split, beside the ceiling and intra-FID if asked
+    (``recipe`` None: the fixed DEFAULT_RECIPE)."""
+    recipe = recipe or DEFAULT_RECIPE
     G = ckpt.load_generator(run)
     if not G.conditional:
         raise UsageError(
@@ -105,5 +107,49 @@ def evaluate_run(
     if ceiling:
         results.update(real_data_ceiling(train, test, n=n, seed=seed, recipe=recipe))
     if intra_fid:
-        results.update(intra_class_fid(G, test, seed=seed))
+        results.update(intra_class_fid(G, test, per_class=INTRA_FID_PER_CLASS, seed=seed))
     return results
+
+
+def bench_scores(run_directories: list[str], train: ImageDataset, test: ImageDataset) -> dict[str, Any]:
+    """For `ganzoo bench`: CAS and intra-FID of a conditional model's runs (mean over seeds), and the
+    ceiling on ``train`` (the same for every model, computed with seed 0)."""
+    cas_values, intra = [], []
+    for seed, directory in enumerate(run_directories):
+        G = ckpt.load_generator(directory)
+        scores = classification_accuracy_score(G, test, trained_on={train.fingerprint}, seed=seed)
+        cas_values.append(scores["cas"])
+        intra.append(intra_class_fid(G, test, seed=seed)["intra_fid"])
+    return {
+        "cas_mean": statistics.mean(cas_values),
+        "cas": cas_values,
+        "intra_fid_mean": statistics.mean(intra),
+        "intra_fid": intra,
+        "cas_recipe": DEFAULT_RECIPE.as_dict(),
+        "cas_n_generated": DEFAULT_IMAGES,
+    }
+
+
+def bench_markdown(results: dict[str, Any]) -> str:
+    """The bench's conditional section: CAS, its ceiling and intra-FID; empty with no conditional model."""
+    rows = [m for m in results["models"] if "cas_mean" in m]
+    if not rows:
+        return ""
+    ceiling = results.get("cas_ceiling", {})
+    lines = [
+        "## Conditional models",
+        "",
+        f"CAS: test accuracy on `{results['reference_split']}` of the fixed classifier recipe "
+        f"(ganzoo.metrics.cas) trained on {DEFAULT_IMAGES} generated images with balanced labels; the ceiling "
+        f"is the same recipe on {ceiling.get('n_real', DEFAULT_IMAGES)} real images of "
+        f"`{results['training_split']}`. Intra-FID: FID per class ({INTRA_FID_PER_CLASS} generated images "
+        "against that class's test images), averaged.",
+        "",
+        "| model | CAS | intra-FID |",
+        "|---|---|---|",
+    ]
+    for m in sorted(rows, key=lambda m: -m["cas_mean"]):
+        lines.append(f"| {m['model']} | {100 * m['cas_mean']:.2f}% | {m['intra_fid_mean']:.2f} |")
+    if ceiling:
+        lines.append(f"| real data (ceiling) | {100 * ceiling['ceiling']:.2f}% | - |")
+    return "\n".join(lines + ["", ""])
