@@ -23,7 +23,9 @@ TINY = ["generator_width=8", "discriminator_width=8"]
 
 
 def small_run(tmp_path, name="run", **changes):
-    config = dict(model="cgan-pd", overrides=TINY, batch_size=16, sample_every=0, checkpoint_every=0, log_every=5)
+    config = dict(
+        model="cgan-pd", overrides=TINY, batch_size=16, sample_every=0, checkpoint_every=0, log_every=5
+    )
     config.update(changes)
     return ganzoo.train(steps=4, out=str(tmp_path / name), **config)
 
@@ -95,7 +97,9 @@ def test_intra_fid_and_the_cas_command(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["cas", str(run.directory), "--n", "100", "--intra-fid", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
-    assert len(data["per_class_fid"]) == 10 and data["intra_fid"] == pytest.approx(np.mean(data["per_class_fid"]))
+    assert len(data["per_class_fid"]) == 10 and data["intra_fid"] == pytest.approx(
+        np.mean(data["per_class_fid"])
+    )
     assert {"cas", "ceiling", "recipe", "test_fingerprint"} <= set(data)
 
 
@@ -105,14 +109,18 @@ def test_sample_by_class_and_the_per_class_grid(tmp_path):
     run = small_run(tmp_path)
     runner = CliRunner()
     out = tmp_path / "threes.npz"
-    result = runner.invoke(cli, ["sample", str(run.directory), "--class", "3", "--n", "5", "--format", "npz", "-o", str(out)])
+    result = runner.invoke(
+        cli, ["sample", str(run.directory), "--class", "3", "--n", "5", "--format", "npz", "-o", str(out)]
+    )
     assert result.exit_code == 0, result.output
     with np.load(out) as archive:
         assert archive["images"].shape == (5, 1, 28, 28) and archive["labels"].tolist() == [3] * 5
     grid = tmp_path / "grid.png"
     assert runner.invoke(cli, ["sample", str(run.directory), "-o", str(grid)]).exit_code == 0
     assert Image.open(grid).size == (2 + 10 * 30, 2 + 10 * 30)  # 10 rows (one per class) of 10
-    result = runner.invoke(cli, ["sample", str(run.directory), "--class", "10", "-o", str(tmp_path / "x.png")])
+    result = runner.invoke(
+        cli, ["sample", str(run.directory), "--class", "10", "-o", str(tmp_path / "x.png")]
+    )
     assert result.exit_code == 2 and "classes 0..9" in result.output
 
 
