@@ -21,10 +21,13 @@ import ganzoo
 from ganzoo import checkpoint as ckpt
 from ganzoo.augment import build_pipeline
 from ganzoo.bench_restart import restartable
+from ganzoo.conditioning import hyperparameters_for
 from ganzoo.datasets.base import DatasetOptions, ImageDataset, load_dataset, split_source_name
 from ganzoo.engine import Callback, TrainConfig, Trainer, select_device
 from ganzoo.errors import UsageError
 from ganzoo.images import save_grid
+from ganzoo.metrics import conditional
+from ganzoo.metrics.cas import real_data_ceiling
 from ganzoo.metrics.fid import FidEvaluator, sample_uint8
 from ganzoo.metrics.sources import random_subset
 from ganzoo.registry import plugin_versions, zoo
@@ -201,6 +204,7 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
         raise UsageError(f"--train-subset {config.train_subset}: {name}:train holds only {len(train_data)} images.")
     for spec in specs:
         hp = TrainConfig(model=spec.name, overrides=list(config.overrides)).hyperparameters(spec)
+        hp = hyperparameters_for(spec, hp, train_data)
         G, D = spec.build(train_data.image_shape, hp)
         check_model_outputs(spec, G, D)
     out.mkdir(parents=True, exist_ok=True)
@@ -225,6 +229,9 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
         for seed in range(config.seeds):
             seeds.append(_train_one(spec.name, seed, config, train_data, evaluator, out, say))
         models.append(_summarise(spec.name, seeds))
+        if spec.conditional:  # CAS and intra-FID beside FID (ganzoo.metrics.conditional)
+            say(f"CAS and intra-FID of {spec.name} ...")
+            models[-1].update(conditional.bench_scores([s.run_directory for s in seeds], train_data, test_data))
         _save_model_grid(seeds[0], out / f"samples_{spec.name}.png")
 
     results = {
@@ -248,6 +255,11 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
         "seeds": list(range(config.seeds)),
         "overrides": config.overrides,
         "floor": {"fid": floor.fid, "kid": floor.kid_mean, "kid_std": floor.kid_std},
+        **(
+            {"cas_ceiling": real_data_ceiling(train_data, test_data)}
+            if any(spec.conditional for spec in specs)
+            else {}
+        ),
         "models": models,
         "versions": versions(),
         "machine": machine_description(),
@@ -390,7 +402,7 @@ def results_markdown(results: dict[str, Any]) -> str:
         "![FID against training time](fid_vs_time.png)",
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + conditional.bench_markdown(results)
 
 
 def _training_note(results: dict[str, Any]) -> str:

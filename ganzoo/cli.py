@@ -27,10 +27,16 @@ class LazyCommand(NamedTuple):
 
 
 COMMANDS = {
+    "augment": LazyCommand(
+        "ganzoo.commands.conditional", "augment", "Whether generated images help a classifier when real labels are few."
+    ),
     "bench": LazyCommand(
         "ganzoo.commands.bench",
         "bench",
         "Train models under one budget and compare FID/KID against the test split and the real-data floor.",
+    ),
+    "cas": LazyCommand(
+        "ganzoo.commands.conditional", "cas", "Classification accuracy score (CAS) of a conditional run."
     ),
     "datasets": LazyCommand(
         "ganzoo.commands.datasets",

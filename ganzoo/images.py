@@ -136,10 +136,20 @@ def npz_path(path: Path) -> Path:
     return path if path.name.endswith(".npz") else path.with_name(path.name + ".npz")
 
 
-def save_npz(images: torch.Tensor, path: Path, *, model: str, checkpoint_sha256: str | None) -> None:
+def save_npz(
+    images: torch.Tensor,
+    path: Path,
+    *,
+    model: str,
+    checkpoint_sha256: str | None,
+    labels: torch.Tensor | None = None,
+) -> None:
+    """uint8 ``images`` (and, for a conditional model, the int64 ``labels`` they were drawn with)."""
+    extra = {} if labels is None else {"labels": labels.cpu().numpy().astype(np.int64)}
     np.savez_compressed(
         npz_path(path),
         images=images.cpu().numpy(),
+        **extra,
         model=np.array(model),
         checkpoint_sha256=np.array(checkpoint_sha256 or "unknown"),
         synthetic=np.array(True),

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import click
+import torch
 
 from ganzoo import checkpoint as ckpt
 from ganzoo.augment import parse_augment
@@ -26,9 +27,11 @@ from ganzoo.images import (
     save_png_folder,
     square_grid_shape,
 )
+from ganzoo.interfaces import balanced_labels
 from ganzoo.metrics.fid import sample_uint8
 
 POSITIVE = click.IntRange(min=1)
+PER_CLASS_COLUMNS = 10  # images per class in a conditional run's per-class grid
 
 
 @click.command("train")
@@ -176,25 +179,33 @@ def parse_grid(text: str) -> tuple[int, int]:
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the latent vectors.")
 @click.option(
     "--format", "fmt", type=click.Choice(["grid", "npz", "png-dir"]), default="grid", show_default=True,
-    help="One PNG grid, an .npz of uint8 images, or a folder of PNGs.",
+    help="One PNG grid, an .npz of uint8 images (with their labels for a conditional model), or a folder of PNGs.",
+)
+@click.option("--class", "class_", type=click.IntRange(min=0), default=None, help="Conditional models: draw this class only.")
+@click.option(
+    "--per-class", is_flag=True,
+    help="Conditional models: a grid whose row k shows class k (the default grid of a conditional run).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
 @click.option("--device", default="cpu", show_default=True, help="Device to sample on.")
-def sample(source: Path, count, grid, output, seed, fmt, overwrite, device) -> None:
+def sample(source: Path, count, grid, output, seed, fmt, class_, per_class, overwrite, device) -> None:
     """Draw images from a run directory's (or checkpoint's) EMA generator.
 
     \b
     ganzoo sample runs/dcgan --grid 4x4 -o digits.png
     ganzoo sample runs/dcgan --n 1000 --format npz -o samples.npz
+    ganzoo sample runs/cgan-pd -o classes.png             (conditional: row k shows class k)
+    ganzoo sample runs/cgan-pd --class 3 --grid 4x4 -o threes.png
     """
     if grid is not None and fmt != "grid":
         raise UsageError("--grid applies to --format grid only; use --n for npz and png-dir.")
+    if per_class and (fmt != "grid" or class_ is not None):
+        raise UsageError("--per-class makes one PNG grid of every class; it cannot be combined with --class or --format.")
     rows, columns = parse_grid(grid) if grid else (None, None)
     if rows is not None:
         if count is not None and count != rows * columns:
             raise UsageError(f"--n {count} conflicts with --grid {grid} ({rows * columns} images).")
         count = rows * columns
-    count = count or 16
     if output is None:
         output = Path({"grid": "samples.png", "npz": "samples.npz", "png-dir": "samples"}[fmt])
     if fmt == "npz":
@@ -210,17 +221,30 @@ def sample(source: Path, count, grid, output, seed, fmt, overwrite, device) -> N
         raise UsageError(f"{problem}{hint}.")
     device = select_device(device)
     G = ckpt.load_generator(source, device)
+    if not G.conditional and (class_ is not None or per_class):
+        raise UsageError(f"{G.model_name} is not class-conditional; --class and --per-class need a conditional model.")
+    if G.conditional and class_ is not None and class_ >= G.num_classes:
+        raise UsageError(f"--class {class_} is out of range: {G.model_name} has classes 0..{G.num_classes - 1}.")
+    labels = None
+    if G.conditional and (per_class or (fmt == "grid" and class_ is None and count is None)):
+        columns = columns if rows == G.num_classes else PER_CLASS_COLUMNS
+        rows, count = G.num_classes, G.num_classes * columns
+        labels = torch.arange(G.num_classes).repeat_interleave(columns)  # row k: class k
+    count = count or 16
+    if G.conditional and labels is None:
+        labels = torch.full((count,), class_) if class_ is not None else balanced_labels(count, G.num_classes)
     if fmt == "grid":
         if rows is None:
             rows, columns = square_grid_shape(count)
         check_grid_shape(rows, columns, G.image_shape)
     check_image_budget(count, G.image_shape)
-    images = sample_uint8(G, count, seed=seed)
+    images = sample_uint8(G, count, seed=seed, labels=labels)
     provenance = {"model": G.model_name, "checkpoint_sha256": G.checkpoint_sha256}
     if fmt == "grid":
         save_grid(images, output, rows=rows, columns=columns, **provenance)
     elif fmt == "npz":
-        save_npz(images, output, **provenance)
+        save_npz(images, output, labels=labels, **provenance)
     else:
         save_png_folder(images, output, **provenance)
-    say(f"Wrote {count} images from {plain(G.model_name)} to {plain(output)}.")
+    what = "" if labels is None else (f" of class {class_}" if class_ is not None else " (classes balanced)")
+    say(f"Wrote {count} images{what} from {plain(G.model_name)} to {plain(output)}.")

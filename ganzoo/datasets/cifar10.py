@@ -78,7 +78,7 @@ class Cifar10Source(DatasetSource):
         images = np.concatenate([images for images, _ in parts])
         labels = np.concatenate([labels for _, labels in parts]).astype(np.int64)
         return ImageDataset(
-            self.name, split, torch.from_numpy(images), torch.from_numpy(labels), self.license
+            self.name, split, torch.from_numpy(images), torch.from_numpy(labels), self.license, num_classes=10
         )
 
     def _extract(self, options: DatasetOptions, dirs: Sequence[Path]) -> None:

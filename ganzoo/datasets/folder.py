@@ -206,8 +206,22 @@ def _list_skipped(skipped: list[tuple[str, str]], limit: int = NAMES_SHOWN) -> s
     return shown + (f"; and {len(skipped) - limit} more" if len(skipped) > limit else "")
 
 
+def folder_classes(
+    root: Path, files: list[Path], skipped: set[str]
+) -> tuple[tuple[str, ...], list[int]] | None:
+    """Labels from first-level subfolder names, as torchvision's ImageFolder: (class names sorted, one label
+    per decoded file), or None (unlabeled) when any image lies directly in ``root``."""
+    relative = [path.relative_to(root) for path in files]
+    if any(len(path.parts) < 2 for path in relative):
+        return None
+    names = tuple(sorted({path.parts[0] for path in relative}))
+    index = {name: i for i, name in enumerate(names)}
+    return names, [index[path.parts[0]] for path in relative if path.as_posix() not in skipped]
+
+
 class FolderSource(DatasetSource):
-    """A directory tree of PNG/JPEG images, unlabelled, with one split (``train``; ``test`` is the same).
+    """A directory tree of PNG/JPEG images with one split (``train``; ``test`` is the same). It is labeled
+    when every image sits in a first-level subfolder (the class is the subfolder's name), else unlabeled.
 
     ``DatasetOptions.image_size`` (default 64) is the side of the square every image is center-cropped and
     resized to; ``DatasetOptions.channels`` is 1 or 3, by default 1 when every image is grayscale, else 3.
@@ -249,7 +263,17 @@ class FolderSource(DatasetSource):
                 f"skipped {len(decoded.skipped)} unreadable of {len(files)} image files under {root}: "
                 f"{_list_skipped(decoded.skipped)}. Use --strict to make this an error."
             )
-        return ImageDataset(f"folder:{root}", split, torch.from_numpy(decoded.images), None, self.license)
+        classes = folder_classes(root, files, {name for name, _ in decoded.skipped})
+        names, labels = classes if classes is not None else (None, None)
+        return ImageDataset(
+            f"folder:{root}",
+            split,
+            torch.from_numpy(decoded.images),
+            None if labels is None else torch.tensor(labels, dtype=torch.int64),
+            self.license,
+            num_classes=None if names is None else len(names),
+            class_names=names,
+        )
 
     def availability(self, options: DatasetOptions) -> Availability:
         if not self.path.is_dir():

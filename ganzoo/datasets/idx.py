@@ -117,6 +117,7 @@ class IdxSource(DatasetSource):
             torch.from_numpy(images[:, None].astype(np.uint8)),  # astype copies out of the read-only buffer
             torch.from_numpy(labels.astype(np.int64)),
             self.license,
+            num_classes=self.num_classes,
         )
 
     def _read(self, path: Path) -> np.ndarray:

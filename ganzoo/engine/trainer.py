@@ -18,10 +18,11 @@ import torch
 
 from ganzoo import checkpoint as ckpt
 from ganzoo.augment import build_pipeline
+from ganzoo.conditioning import Conditioning, hyperparameters_for
 from ganzoo.datasets.base import ImageDataset, load_dataset, to_uint8
 from ganzoo.engine import distributed, precision
 from ganzoo.engine.config import TrainConfig
-from ganzoo.engine.data import RealBatches
+from ganzoo.engine.data import LabeledBatches, RealBatches
 from ganzoo.engine.interruption import (
     TrainingDiverged,
     TrainingInterrupted,
@@ -37,6 +38,7 @@ from ganzoo.engine.progress import progress_bar
 from ganzoo.engine.rundir import Run, RunDirectory, default_run_dir, describe_run
 from ganzoo.engine.state import Checkpointer, run_identity
 from ganzoo.errors import UsageError, exception_line
+from ganzoo.interfaces import balanced_labels
 from ganzoo.registry import zoo
 from ganzoo.spec import Hyperparameters, ModelSpec, check_model_outputs
 
@@ -112,11 +114,16 @@ class Trainer:
             )
         )
         self.spec.check_image_shape(self.dataset.image_shape)
+        self.hp = hyperparameters_for(self.spec, self.hp, self.dataset)
         parts = _build_parts(config, self.spec, self.hp, self.dataset, process, recorded)
         self.placement, self.precision_choice, self.real_batches, self.networks, self.iteration = parts
         self.fixed_noise = torch.randn(
             config.grid_size, self.hp.latent_dim, generator=torch.Generator().manual_seed(config.seed + 2)
         ).to(self.device)
+        # Conditional grids: the fixed latents with every class in turn (image i shows class i mod classes).
+        self.fixed_labels = (
+            balanced_labels(config.grid_size, self.hp.num_classes, self.device) if self.spec.conditional else None
+        )
         self.checkpointer = Checkpointer(
             path,
             run_identity(self.spec, self.hp, self.dataset),
@@ -250,7 +257,8 @@ class Trainer:
         G = self.sampling_generator()
         was_training = G.training
         G.eval()
-        images = to_uint8(G(self.fixed_noise))
+        fixed = (self.fixed_noise,) if self.fixed_labels is None else (self.fixed_noise, self.fixed_labels)
+        images = to_uint8(G(*fixed))
         G.train(was_training)
         return self.run_dir.write_samples(images, self.step, self.spec.name)
 
@@ -299,6 +307,8 @@ def _build_parts(
     loss = zoo().losses.get(hp.loss)
     penalty = zoo().penalties.get(hp.penalty) if hp.penalty else None
     augment = build_pipeline(config.augment)
+    conditioning = Conditioning(spec) if spec.conditional else None
+    what_d_sees = {"augment": augment, "conditioning": conditioning}
     placed = functools.partial(place_networks, hp=hp, compile=config.compile, has_penalty=penalty is not None)
 
     def probe_iteration(candidate: Placement) -> Callable[[], Any]:
@@ -306,8 +316,9 @@ def _build_parts(
         nets = placed(
             copy.deepcopy(G), copy.deepcopy(D), placement=candidate, ema_decay=None, sync_batchnorm=False
         )
-        batches = RealBatches(dataset.images[: 4 * hp.batch_size], hp.batch_size, config.seed, candidate)
-        iteration = Iteration(nets, loss, penalty, hp, candidate, batches, config.seed, augment)
+        subset = slice(0, 4 * hp.batch_size)
+        batches = real_batches_for(dataset, subset, hp.batch_size, config.seed, candidate, conditioning)
+        iteration = Iteration(nets, loss, penalty, hp, candidate, batches, config.seed, **what_d_sees)
         return lambda: iteration(0)
 
     recorded = recorded or {}
@@ -324,11 +335,27 @@ def _build_parts(
         probe_key=precision.cache_key(identity),
         make_iteration=probe_iteration,
     )
-    real_batches = RealBatches(dataset.images, hp.batch_size, config.seed + 1, placement)
+    real_batches = real_batches_for(
+        dataset, slice(None), hp.batch_size, config.seed + 1, placement, conditioning
+    )
     ema_decay = config.ema_decay if config.ema else None
     networks = placed(G, D, placement=placement, ema_decay=ema_decay, sync_batchnorm=spec.sync_batchnorm)
-    iteration = Iteration(networks, loss, penalty, hp, placement, real_batches, config.seed, augment)
+    iteration = Iteration(networks, loss, penalty, hp, placement, real_batches, config.seed, **what_d_sees)
     return placement, how, real_batches, networks, iteration
+
+
+def real_batches_for(
+    dataset: ImageDataset,
+    subset: slice,
+    batch_size: int,
+    seed: int,
+    placement: Placement,
+    conditioning: Conditioning | None,
+) -> RealBatches:
+    """The real batches of ``dataset[subset]``, with their labels for a conditional model only."""
+    if conditioning is None:
+        return RealBatches(dataset.images[subset], batch_size, seed, placement)
+    return LabeledBatches(dataset.images[subset], dataset.labels[subset], batch_size, seed, placement)
 
 
 def _recorded_placement(path: Path, saved: dict[str, Any]) -> dict[str, Any]:
