@@ -91,7 +91,7 @@ class Trainer:
             path = Path(resume)
             saved = distributed.on_main(lambda: RunDirectory(path, writes=process[0] == 0).held_config())
             config = _resumed_config(path, saved["train"], config)
-            recorded = _recorded_placement(path, saved)
+            recorded = _recorded_placement(saved)
         config.validate()
         self.config = config
         self.spec = zoo().models.get(config.model)
@@ -358,20 +358,14 @@ def real_batches_for(
     return LabeledBatches(dataset.images[subset], dataset.labels[subset], batch_size, seed, placement)
 
 
-def _recorded_placement(path: Path, saved: dict[str, Any]) -> dict[str, Any]:
-    """The precision a run trained in, so that it resumes in the same one. Runs written before placement
-    was recorded have only ``bf16_autocast``, and channels_last went with it for convolution models."""
+def _recorded_placement(saved: dict[str, Any]) -> dict[str, Any]:
+    """The precision a run trained in, so that it resumes in the same one (ganzoo.engine.schema has checked
+    its types). Runs written before placement was recorded have only ``bf16_autocast``, and channels_last
+    went with it for convolution models."""
     recorded = saved.get("placement")
     if recorded is None:
         amp = saved.get("bf16_autocast")
         recorded = {"bf16_autocast": amp, "channels_last": amp}
-    if not isinstance(recorded, dict) or not all(
-        isinstance(recorded.get(key), (bool, type(None))) for key in ("bf16_autocast", "channels_last")
-    ):
-        raise ckpt.CheckpointError(
-            f"{path / ckpt.CONFIG_FILE}: 'placement' must hold true or false for bf16_autocast and "
-            f"channels_last; it was edited or damaged."
-        )
     return recorded
 
 
