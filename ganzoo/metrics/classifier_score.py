@@ -23,7 +23,7 @@ INCEPTION_SCORE_SPLITS = 10  # Salimans et al. and torch-fidelity: the mean over
 
 @dataclass(frozen=True)
 class ClassifierScore:
-    name: str  # "Inception Score" or "MNIST score (lenet-mnist's classifier)"
+    name: str  # "Inception Score", or "classifier score (lenet-mnist)" for another extractor's classifier
     value: float  # the mean over the splits
     std: float | None  # over the splits; None with one split (no spread is known)
     splits: int
@@ -45,7 +45,7 @@ def has_classifier(extractor: nn.Module) -> bool:
 
 
 def score_name(extractor_name: str) -> str:
-    return "Inception Score" if extractor_name == "inception" else f"classifier score ({extractor_name}'s classifier)"
+    return "Inception Score" if extractor_name == "inception" else f"classifier score ({extractor_name})"
 
 
 @torch.inference_mode()

@@ -38,6 +38,10 @@ class ManifoldScores:
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
 
+    def scores(self) -> dict[str, float]:
+        """The four scores alone (their k are fixed by the definitions of the metrics)."""
+        return {name: getattr(self, name) for name in ("precision", "recall", "density", "coverage")}
+
 
 def nearest_neighbour_radii(
     features: torch.Tensor, ks: tuple[int, ...], chunk_rows: int = CHUNK_ROWS
