@@ -329,18 +329,16 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
                 f"{m['images_per_second']:.0f}",
                 metric_summary.fid_cell([s["evaluations"][-1]["fid"] for s in m["seeds"]]),
                 f"{m['kid_mean']:.4f}",
-                *metric_summary.model_cells(m),
                 f"{m['best_step']} ({m['best_fid']:.2f})",
             ]
         )
     floor = results["floor"]
-    rows.append(["real data (floor)", "-", "-", "-", "-", f"{floor['fid']:.2f}", f"{floor['kid']:.4f}",
-                 *metric_summary.floor_cells(floor), "-"])
+    rows.append(["real data (floor)", "-", "-", "-", "-", f"{floor['fid']:.2f}", f"{floor['kid']:.4f}", "-"])
     return rows
 
 
-TABLE_COLUMNS = ["model", "plugin", "steps", "train time", "images/s", "FID (mean ± std over seeds)", "KID",
-                 *metric_summary.COLUMNS, "best step (FID)"]
+TABLE_COLUMNS = ["model", "plugin", "steps", "train time", "images/s", "FID (± std over seeds)", "KID",
+                 "best step (FID)"]
 
 
 def results_markdown(results: dict[str, Any]) -> str:
@@ -359,12 +357,13 @@ def results_markdown(results: dict[str, Any]) -> str:
         + ". Scores from different feature extractors are not comparable. Precision and recall use k = 3, "
         "density and coverage k = 5, on the same features; the classifier score of the real row is the test "
         "images' own.",
-        *(f"Note: {note}" for note in results.get("notes", [])),
+        *(line for note in results.get("notes", []) for line in ("", f"Note: {note}")),
         "",
         "| " + " | ".join(TABLE_COLUMNS) + " |",
         "|" + "---|" * len(TABLE_COLUMNS),
     ]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    lines += ["", *metric_summary.quality_markdown(results)]
     machine, v = results["machine"], results["versions"]
     lines += [
         "",

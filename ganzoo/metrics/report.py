@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from typing import Any
 
 from ganzoo.metrics.classifier_score import ClassifierScore
@@ -31,15 +29,6 @@ def classifier_text(score: ClassifierScore | dict[str, Any] | None) -> str:
     if data.get("std") is None:
         return f"{data['value']:.3f}"
     return f"{data['value']:.3f} ± {data['std']:.3f} (std, {data['splits']} splits)"
-
-
-def spread_text(values: Sequence[float], digits: int = 2) -> str:
-    """The mean of ``values`` over seeds, with their standard deviation only when there are two or more."""
-    mean = sum(values) / len(values)
-    if len(values) < 2:
-        return f"{mean:.{digits}f} (1 seed, spread {NOT_KNOWN})"
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-    return f"{mean:.{digits}f} ± {std:.{digits}f} (std, {len(values)} seeds)"
 
 
 def metric_rows(result: Any) -> list[tuple[str, str, str]]:

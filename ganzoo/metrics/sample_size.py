@@ -2,7 +2,7 @@
 count, so that a score computed on fewer than 10,000 images carries the floor it should be read against.
 
 The figures are measured by ``python -m benchmarks.floor_vs_n`` (lenet-mnist, mnist-10k, five seeds of
-random subsets) and documented in docs/metrics.md.
+random subsets; benchmarks/floor_vs_n.md has every metric) and documented in docs/metrics.md.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from __future__ import annotations
 FULL_SAMPLE = 10_000  # the usual FID sample count; below it, FID's bias is no longer small
 # n -> (lowest, highest) FID of mnist-10k:train against mnist-10k:test with lenet-mnist over seeds 0-4.
 LENET_MNIST_FLOOR = {
-    500: (2.44, 2.91),
-    1_000: (1.23, 1.56),
-    2_000: (0.61, 0.98),
-    5_000: (0.35, 0.41),
-    10_000: (0.31, 0.31),
+    500: (1.97, 3.37),
+    1_000: (1.09, 1.98),
+    2_000: (0.58, 1.07),
+    5_000: (0.33, 0.45),
+    10_000: (0.31, 0.31),  # both whole splits: one value
 }
 FLOOR_EXTRACTOR = "lenet-mnist"
 

@@ -8,10 +8,9 @@ import statistics
 from typing import Any
 
 from ganzoo.metrics.fid import FidResult
-from ganzoo.metrics.report import NOT_KNOWN, fraction_text, spread_text
+from ganzoo.metrics.report import NOT_KNOWN, fraction_text
 
 MANIFOLD_METRICS = ("precision", "recall", "density", "coverage")
-COLUMNS = ["precision", "recall", "density", "coverage", "classifier score"]
 
 
 def evaluation_metrics(result: FidResult) -> dict[str, Any]:
@@ -60,16 +59,44 @@ def fid_spread(fids: list[float]) -> float | None:
 
 
 def fid_cell(fids: list[float]) -> str:
-    return spread_text(fids)
+    """The mean FID over seeds, "± std" only from two seeds or more (one seed's spread is unknown)."""
+    mean = statistics.mean(fids)
+    return f"{mean:.2f}" if len(fids) < 2 else f"{mean:.2f} ± {statistics.stdev(fids):.2f}"
 
 
-def model_cells(model: dict[str, Any]) -> list[str]:
-    cells = [fraction_text(model.get(f"{name}_mean")) for name in MANIFOLD_METRICS]
-    score = model.get("classifier_score_mean")
-    return cells + ([NOT_KNOWN] if score is None else [f"{score:.3f}"])
+QUALITY_COLUMNS = ["model", "FID", "precision", "recall", "density", "coverage", "classifier score"]
 
 
-def floor_cells(floor: dict[str, Any]) -> list[str]:
-    cells = [fraction_text(floor.get(name)) for name in MANIFOLD_METRICS]
+def quality_rows(results: dict[str, Any]) -> list[list[str]]:
+    """One row per model (means over seeds of the final evaluation) and the real-data row."""
+    rows = []
+    for model in sorted(results["models"], key=lambda m: m["fid_mean"]):
+        score = model.get("classifier_score_mean")
+        rows.append(
+            [model["model"], f"{model['fid_mean']:.2f}"]
+            + [fraction_text(model.get(f"{name}_mean")) for name in MANIFOLD_METRICS]
+            + [NOT_KNOWN if score is None else f"{score:.3f}"]
+        )
+    floor = results["floor"]
     score = floor.get("classifier_score")
-    return cells + ([NOT_KNOWN] if score is None else [f"{score:.3f} (test images)"])
+    rows.append(
+        ["real data", f"{floor['fid']:.2f}"]
+        + [fraction_text(floor.get(name)) for name in MANIFOLD_METRICS]
+        + [NOT_KNOWN if score is None else f"{score:.3f}"]
+    )
+    return rows
+
+
+def quality_title(results: dict[str, Any]) -> str:
+    seeds = len(results["seeds"])
+    return (
+        f"Fidelity and diversity ({results['feature_extractor']['name']} features; precision and recall k = 3, "
+        f"density and coverage k = 5; {'mean over ' + str(seeds) + ' seeds' if seeds > 1 else 'one seed, no spread'}; "
+        "real data: the floor, and the test images' own classifier score)"
+    )
+
+
+def quality_markdown(results: dict[str, Any]) -> list[str]:
+    lines = [quality_title(results) + ":", "", "| " + " | ".join(QUALITY_COLUMNS) + " |"]
+    lines.append("|" + "---|" * len(QUALITY_COLUMNS))
+    return lines + ["| " + " | ".join(row) + " |" for row in quality_rows(results)]
