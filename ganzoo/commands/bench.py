@@ -84,6 +84,3 @@ def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_
     print_table(metric_summary.quality_title(results), metric_summary.QUALITY_COLUMNS,
                 metric_summary.quality_rows(results))
     console.print(f"Results: {out / 'results.json'}, {out / 'results.md'}, plot {out / 'fid_vs_time.png'}")
-
-
-COMMANDS = [bench]

@@ -86,9 +86,9 @@ def fid(
     as_json: bool,
     **dataset_kwargs,
 ) -> None:
-    """FID, KID, precision, recall, density, coverage and the classifier score of image source B against
-    image source A (the real images).
+    """FID, KID, precision/recall, density/coverage and the classifier score of source B against source A.
 
+    A holds the real images.
     A source is a dataset split (mnist-10k:test), a run directory or checkpoint (samples of its EMA
     generator in eval mode), an .npz with uint8 'images', or a folder of images (folder:PATH). Images keep
     their own size: a folder is resized only with --image-size. Every conversion the extractor makes is in
@@ -157,7 +157,4 @@ metrics = click.Command(
     callback=fid.callback,
     params=fid.params,
     help=fid.help,
-    short_help="All metrics of image source B against image source A (the same as `ganzoo fid`).",
 )
-
-COMMANDS = [fid, metrics]

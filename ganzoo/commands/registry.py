@@ -157,6 +157,3 @@ def plugins(as_json: bool) -> None:
         print_table(None, ["plugin", "package", "hooks", "registered", "status"], rows)
     for message in z.switch_warnings:
         warn(message)
-
-
-COMMANDS = [list_models, info, plugins]

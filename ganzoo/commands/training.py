@@ -183,6 +183,3 @@ def sample(source: Path, count, grid, output, seed, fmt, overwrite, device) -> N
     else:
         save_png_folder(images, output, **provenance)
     console.print(f"Wrote {count} images from {G.model_name} to {output}.")
-
-
-COMMANDS = [train, sample]

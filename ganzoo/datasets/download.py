@@ -18,16 +18,6 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-
 import ganzoo
 from ganzoo.console import err_console
 from ganzoo.errors import DatasetError
@@ -69,6 +59,17 @@ def progress_bar(
     description: str, total: int | None, enabled: bool, unit: str = "bytes"
 ) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on stderr counting ``unit`` ("bytes" or "files"); yields ``advance(n)``."""
+    # Imported here: rich.progress takes a noticeable part of `ganzoo list`'s start-up otherwise.
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     if unit == "bytes":
         counters: tuple = (DownloadColumn(), TransferSpeedColumn())
     else:
