@@ -86,4 +86,8 @@ def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_
         TABLE_COLUMNS,
         table_rows(results),
     )
+    from ganzoo.metrics import summary as metric_summary
+
+    print_table(metric_summary.quality_title(results), metric_summary.QUALITY_COLUMNS,
+                metric_summary.quality_rows(results))
     text_console.print(f"Results: {out / 'results.json'}, {out / 'results.md'}, plot {out / 'fid_vs_time.png'}")
