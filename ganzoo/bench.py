@@ -19,11 +19,18 @@ import torch
 
 import ganzoo
 from ganzoo import checkpoint as ckpt
-from ganzoo.datasets.base import DatasetOptions, load_dataset, split_source_name
+from ganzoo.augment import build_pipeline
+from ganzoo.bench_restart import restartable
+from ganzoo.conditioning import hyperparameters_for
+from ganzoo.datasets.base import DatasetOptions, ImageDataset, load_dataset, split_source_name
 from ganzoo.engine import Callback, TrainConfig, Trainer, select_device
 from ganzoo.errors import UsageError
 from ganzoo.images import save_grid
+from ganzoo.metrics import conditional
+from ganzoo.metrics import summary as metric_summary
+from ganzoo.metrics.cas import real_data_ceiling
 from ganzoo.metrics.fid import FidEvaluator, sample_uint8
+from ganzoo.metrics.sample_size import sample_size_note
 from ganzoo.metrics.sources import random_subset
 from ganzoo.registry import plugin_versions, zoo
 from ganzoo.spec import check_model_outputs
@@ -41,13 +48,15 @@ class BenchConfig:
     dataset: str = "mnist-10k"  # trained on its train split, evaluated against its test split
     steps: int | None = None  # budget in generator steps; None: use time_budget
     time_budget: float = 240.0  # budget in seconds of training (evaluation excluded) per model and seed
-    seeds: int = 1  # independent runs per model; FID is reported as mean ± std over them
+    seeds: int = 1  # independent runs per model; FID is reported as mean ± std over them (no std from one)
     eval_every: int | None = None  # steps between evaluations; None: 4 evaluations over the budget
     n_eval: int = 10000  # generated and real images per FID/KID evaluation
     features: str = "lenet-mnist"  # feature extractor
     out: Path = Path("bench-results")  # results directory
     device: str = "auto"  # training device
     overrides: list[str] = field(default_factory=list)  # hyperparameter overrides applied to every model
+    augment: list[str] = field(default_factory=list)  # DiffAugment names applied in every run (--augment)
+    train_subset: int | None = None  # train on this many train-split images, drawn with each run's seed
     progress: bool = True
 
     @classmethod
@@ -69,6 +78,8 @@ class BenchConfig:
             raise UsageError(f"--n-eval must be at least 2, got {self.n_eval}.")
         if self.eval_every is not None and self.eval_every <= 0:
             raise UsageError(f"--eval-every must be positive, got {self.eval_every}.")
+        if self.train_subset is not None and self.train_subset <= 0:
+            raise UsageError(f"--train-subset must be positive, got {self.train_subset}.")
 
 
 @dataclass
@@ -77,7 +88,8 @@ class Evaluation:
     train_seconds: float
     fid: float
     kid: float | None  # the final evaluation only
-    kid_std: float | None
+    kid_std: float | None  # spread of KID's single-subset estimates, not an error bar
+    metrics: dict[str, Any] = field(default_factory=dict)  # KID's s.e.m., precision ... (final evaluation)
 
 
 @dataclass
@@ -131,8 +143,10 @@ class EvaluateDuringTraining(Callback):
         fake = sample_uint8(trainer.sampling_generator(), self.config.n_eval, generator=generator)
         # KID costs more than extracting the features (benchmarks/RESULTS.md): the final evaluation only.
         self.evaluator.kid_subsets = KID_SUBSETS if final else 0
+        self.evaluator.manifold = final  # precision, recall, density, coverage: the final evaluation only
         result = self.evaluator.evaluate(fake)
-        evaluation = Evaluation(step, trainer.train_seconds, result.fid, result.kid_mean, result.kid_std)
+        evaluation = Evaluation(step, trainer.train_seconds, result.fid, result.kid_mean, result.kid_std,
+                                metric_summary.evaluation_metrics(result) if final else {})
         self.evaluations.append(evaluation)
         while self.next_eval_time <= trainer.train_seconds:
             self.next_eval_time += self.config.time_budget / 4
@@ -190,8 +204,12 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
     test_data = load_dataset(name, "test", DatasetOptions())
     # Everything a user can get wrong fails here, before minutes of work and before --out is created.
     select_device(config.device)
+    build_pipeline(config.augment)
+    if config.train_subset is not None and config.train_subset > len(train_data):
+        raise UsageError(f"--train-subset {config.train_subset}: {name}:train holds only {len(train_data)} images.")
     for spec in specs:
         hp = TrainConfig(model=spec.name, overrides=list(config.overrides)).hyperparameters(spec)
+        hp = hyperparameters_for(spec, hp, train_data)
         G, D = spec.build(train_data.image_shape, hp)
         check_model_outputs(spec, G, D)
     out.mkdir(parents=True, exist_ok=True)
@@ -209,6 +227,7 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
     )
     floor = evaluator.evaluate(random_subset(train_data.images, n_eval, 1, train_data.qualified_name))
     say(f"Real-data floor ({name}:train vs {name}:test, {n_eval} images): FID {floor.fid:.2f}")
+    small_sample = sample_size_note(evaluator.extractor_name, n_eval, measured_floor=floor.fid)
 
     models: list[dict[str, Any]] = []
     for spec in specs:
@@ -216,6 +235,9 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
         for seed in range(config.seeds):
             seeds.append(_train_one(spec.name, seed, config, train_data, evaluator, out, say))
         models.append(_summarise(spec.name, seeds))
+        if spec.conditional:  # CAS and intra-FID beside FID (ganzoo.metrics.conditional)
+            say(f"CAS and intra-FID of {spec.name} ...")
+            models[-1].update(conditional.bench_scores([s.run_directory for s in seeds], train_data, test_data))
         _save_model_grid(seeds[0], out / f"samples_{spec.name}.png")
 
     results = {
@@ -229,6 +251,8 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
         },
         "reference_split": f"{name}:test",
         "training_split": f"{name}:train",
+        "training_subset": config.train_subset,  # images of the train split each run trained on; None: all
+        "augment": config.augment,
         "feature_extractor": {"name": evaluator.extractor_name, "sha256": evaluator.extractor_sha256},
         "n_real": n_eval,
         "n_fake": n_eval,
@@ -236,7 +260,13 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
         "budget": {"steps": config.steps, "time_budget_seconds": None if config.steps else config.time_budget},
         "seeds": list(range(config.seeds)),
         "overrides": config.overrides,
-        "floor": {"fid": floor.fid, "kid": floor.kid_mean, "kid_std": floor.kid_std},
+        "floor": metric_summary.floor_metrics(floor),
+        "notes": [small_sample] if small_sample else [],
+        **(
+            {"cas_ceiling": real_data_ceiling(train_data, test_data)}
+            if any(spec.conditional for spec in specs)
+            else {}
+        ),
         "models": models,
         "versions": versions(),
         "machine": machine_description(),
@@ -258,15 +288,23 @@ def _train_one(model, seed, config, train_data, evaluator, out, say) -> SeedResu
         seed=seed,
         out=str(run_dir),
         overrides=list(config.overrides),
+        augment=list(config.augment),
         device=config.device,
         sample_every=0,
         checkpoint_every=0,
         progress=False,
     )
-    trainer = Trainer(train_config, callbacks=[callback], dataset=train_data)
+    # A rerun of an interrupted bench into its --out replaces the runs it left (only ganzoo run directories).
+    trainer = Trainer(
+        train_config,
+        callbacks=[callback],
+        dataset=training_images(train_data, config.train_subset, seed),
+        overwrite=True,
+    )
     budget = f"{config.steps} steps" if config.steps else f"{config.time_budget:.0f} s"
     say(f"Training {model} (seed {seed}) for {budget} ...")
-    run = trainer.run()
+    with restartable(out, model, seed):
+        run = trainer.run()
     metrics = run.metrics()
     rates = [m["images_per_second"] for m in metrics]
     final = callback.evaluations[-1]
@@ -284,6 +322,15 @@ def _train_one(model, seed, config, train_data, evaluator, out, say) -> SeedResu
     )
 
 
+def training_images(train_data: ImageDataset, n: int | None, seed: int) -> ImageDataset:
+    """The train split, or ``n`` of its images drawn with ``seed`` (the same for every model of a seed)."""
+    if n is None or n == len(train_data):
+        return train_data
+    chosen = torch.randperm(len(train_data), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    labels = train_data.labels[chosen] if train_data.labels is not None else None
+    return ImageDataset(train_data.name, train_data.split, train_data.images[chosen], labels, train_data.license)
+
+
 def _summarise(model: str, seeds: list[SeedResult]) -> dict[str, Any]:
     finals = [s.final.fid for s in seeds]
     best = min((s.best for s in seeds), key=lambda e: e.fid)
@@ -294,8 +341,9 @@ def _summarise(model: str, seeds: list[SeedResult]) -> dict[str, Any]:
         "train_seconds": statistics.mean(s.train_seconds for s in seeds),
         "images_per_second": statistics.mean(s.images_per_second for s in seeds),
         "fid_mean": statistics.mean(finals),
-        "fid_std": statistics.stdev(finals) if len(finals) > 1 else 0.0,
+        "fid_std": metric_summary.fid_spread(finals),  # None from one seed: unknown, not zero
         "kid_mean": statistics.mean(s.final.kid for s in seeds),
+        **metric_summary.seed_summary([s.final.metrics for s in seeds]),
         "best_fid": best.fid,
         "best_step": best.step,
         "seeds": [dataclasses.asdict(s) for s in seeds],
@@ -319,7 +367,7 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
                 f"{m['steps']:.0f}",
                 f"{m['train_seconds']:.0f} s",
                 f"{m['images_per_second']:.0f}",
-                f"{m['fid_mean']:.2f} ± {m['fid_std']:.2f}",
+                metric_summary.fid_cell([s["evaluations"][-1]["fid"] for s in m["seeds"]]),
                 f"{m['kid_mean']:.4f}",
                 f"{m['best_step']} ({m['best_fid']:.2f})",
             ]
@@ -329,7 +377,8 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-TABLE_COLUMNS = ["model", "plugin", "steps", "train time", "images/s", "FID (mean ± std)", "KID", "best step (FID)"]
+TABLE_COLUMNS = ["model", "plugin", "steps", "train time", "images/s", "FID (± std over seeds)", "KID",
+                 "best step (FID)"]
 
 
 def results_markdown(results: dict[str, Any]) -> str:
@@ -339,18 +388,22 @@ def results_markdown(results: dict[str, Any]) -> str:
         f"FID and KID of each model's EMA generator (eval mode) against `{results['reference_split']}`, "
         f"{results['n_fake']} generated vs {results['n_real']} real images, features `"
         f"{results['feature_extractor']['name']}` (sha256 {results['feature_extractor']['sha256'][:12]}...). "
-        f"Trained on `{results['training_split']}`; seeds {results['seeds']}; budget "
+        f"Trained on `{results['training_split']}`{_training_note(results)}; seeds {results['seeds']}; budget "
         + (
             f"{results['budget']['steps']} steps"
             if results["budget"]["steps"]
             else f"{results['budget']['time_budget_seconds']:.0f} s of training per run"
         )
-        + ". Scores from different feature extractors are not comparable.",
+        + ". Scores from different feature extractors are not comparable. Precision and recall use k = 3, "
+        "density and coverage k = 5, on the same features; the classifier score of the real row is the test "
+        "images' own.",
+        *(line for note in results.get("notes", []) for line in ("", f"Note: {note}")),
         "",
         "| " + " | ".join(TABLE_COLUMNS) + " |",
         "|" + "---|" * len(TABLE_COLUMNS),
     ]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    lines += ["", *metric_summary.quality_markdown(results)]
     machine, v = results["machine"], results["versions"]
     lines += [
         "",
@@ -362,7 +415,12 @@ def results_markdown(results: dict[str, Any]) -> str:
         "![FID against training time](fid_vs_time.png)",
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + conditional.bench_markdown(results)
+
+
+def _training_note(results: dict[str, Any]) -> str:
+    note = f" ({results['training_subset']} images of it per seed)" if results.get("training_subset") else ""
+    return note + (f" with augmentation {','.join(results['augment'])}" if results.get("augment") else "")
 
 
 def plot_fid_against_time(results: dict[str, Any], path: Path) -> None:

@@ -117,6 +117,7 @@ def hooks_with_checks(registries: dict[str, Registry]) -> tuple[tuple[str, AddIt
     """The registration hooks in the order they are called, each with the function that checks one item a
     plugin registers through it and files it in ``registries``. Losses come first, so that later hooks (and
     model specs) can rely on them."""
+    from ganzoo.augment import Augmentation
     from ganzoo.datasets.base import DatasetSource
     from ganzoo.losses import Loss, Penalty
     from ganzoo.metrics.extractors import FeatureExtractorSpec
@@ -148,6 +149,7 @@ def hooks_with_checks(registries: dict[str, Registry]) -> tuple[tuple[str, AddIt
 
     return (
         ("register_losses", add_loss),
+        ("register_augmentations", typed(Augmentation, registries["augmentations"])),
         ("register_models", add_model),
         ("register_datasets", typed(DatasetSource, registries["datasets"])),
         ("register_feature_extractors", typed(FeatureExtractorSpec, registries["feature_extractors"])),

@@ -20,6 +20,7 @@ TRACE_ENV = "GANZOO_TRACE_PLUGINS"  # "1": print each plugin import and hook cal
 # same hooks as any plugin. They are part of the core, so the plugin switches do not apply to them.
 DEFAULT_PLUGINS = (
     "ganzoo.default_plugins.losses",
+    "ganzoo.default_plugins.augmentations",
     "ganzoo.default_plugins.datasets",
     "ganzoo.default_plugins.feature_extractors",
 )

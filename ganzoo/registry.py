@@ -1,4 +1,5 @@
-"""Plugin loading and the registries it fills: models, losses, penalties, datasets, feature extractors.
+"""Plugin loading and the registries it fills: models, losses, penalties, augmentations, datasets and
+feature extractors.
 
 Plugins are found through the ``ganzoo`` entry-point group (ganzoo.plugin_discovery), loaded once and
 lazily (on the first call to :func:`zoo`), and isolated from each other: a plugin that fails to import,
@@ -79,6 +80,7 @@ class Zoo:
         self.models: Registry = Registry("model", self)
         self.losses: Registry = Registry("loss", self)
         self.penalties: Registry = Registry("penalty", self)
+        self.augmentations: Registry = Registry("augmentation", self)
         self.datasets: Registry = Registry("dataset", self)
         self.feature_extractors: Registry = Registry("feature extractor", self)
         self.trace = os.environ.get(TRACE_ENV, "") not in ("", "0")
@@ -192,6 +194,7 @@ class Zoo:
             "models": self.models,
             "losses": self.losses,
             "penalties": self.penalties,
+            "augmentations": self.augmentations,
             "datasets": self.datasets,
             "feature_extractors": self.feature_extractors,
         }
