@@ -11,7 +11,14 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-from ganzoo.datasets.base import Availability, DatasetOptions, DatasetSource, ImageDataset, load_dataset
+from ganzoo.datasets.base import (
+    Availability,
+    DatasetOptions,
+    DatasetSource,
+    ImageDataset,
+    load_dataset,
+    to_uint8,
+)
 from ganzoo.errors import CheckpointError, DatasetError, GanzooError, PluginError, UsageError
 from ganzoo.hookspecs import hookimpl
 from ganzoo.interfaces import Discriminator, Generator, ImageShape
@@ -30,6 +37,7 @@ _LAZY = {
     "FidEvaluator": "ganzoo.metrics.fid",
     "FidResult": "ganzoo.metrics.fid",
     "compute_fid_kid": "ganzoo.metrics.fid",
+    "sample_uint8": "ganzoo.metrics.fid",
     "BenchConfig": "ganzoo.bench",
     "run_benchmark": "ganzoo.bench",
 }
@@ -77,6 +85,8 @@ __all__ = [
     "load_dataset",
     "load_generator",
     "run_benchmark",
+    "sample_uint8",
+    "to_uint8",
     "train",
     "zoo",
 ]

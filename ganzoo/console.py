@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,4 +32,6 @@ def warn(message: str) -> None:
 
 
 def is_interactive() -> bool:
-    return sys.stderr.isatty()
+    """Whether a live display can be drawn: stderr is a terminal, or this is a Jupyter notebook (rich draws
+    its progress bars there as notebook output)."""
+    return err_console.is_terminal or err_console.is_jupyter

@@ -28,8 +28,11 @@ class Generator(nn.Module, abc.ABC):
             return torch.randn(n, self.latent_dim, generator=generator, device=generator.device).to(device)
         return torch.randn(n, self.latent_dim, generator=generator, device=device)
 
+    @torch.no_grad()
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Draw ``n`` images with latents from ``generator`` (a ``torch.Generator``) for reproducibility."""
+        """Draw ``n`` images in [-1, 1] with latents from ``generator`` (a ``torch.Generator``), without
+        autograd: the result does not require grad (``.cpu().numpy()`` works). Train through
+        ``G(G.sample_latent(n))``; ``ganzoo.to_uint8`` turns the images into what FID and KID take."""
         return self(self.sample_latent(n, generator=generator))
 
 

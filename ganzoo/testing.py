@@ -121,14 +121,14 @@ def _check_shape(spec, shape, hp, loss, penalty) -> None:
     opt_G = torch.optim.Adam(G.parameters(), lr=hp.generator_lr, betas=hp.generator_betas)
     opt_D = torch.optim.Adam(D.parameters(), lr=hp.discriminator_lr, betas=hp.discriminator_betas)
     opt_D.zero_grad(set_to_none=True)
-    fake = G.sample(n).detach()
+    fake = G.sample(n)
     d_loss = loss.discriminator_loss(D(real), D(fake))
     if penalty is not None:
         d_loss = d_loss + hp.penalty_weight * penalty(D, real, fake)
     d_loss.backward()
     opt_D.step()
     opt_G.zero_grad(set_to_none=True)
-    g_loss = loss.generator_loss(D(G.sample(n)))
+    g_loss = loss.generator_loss(D(G(G.sample_latent(n))))
     g_loss.backward()
     opt_G.step()
     if not (torch.isfinite(d_loss) and torch.isfinite(g_loss)):

@@ -83,7 +83,7 @@ def train(resume, overwrite, no_progress, no_ema, compile_, strict, no_download,
         setattr(config, key, value)
     try:
         with _errors_printed_once(), distributed.explain_collective_failures():
-            trainer = Trainer(config, resume=resume, overwrite=overwrite)
+            trainer = Trainer(config, resume=resume, overwrite=overwrite, cli=True)
             if trainer.rank == 0:
                 _announce(trainer, resume is not None)
             run = trainer.run()

@@ -63,6 +63,7 @@ class Trainer:
     """Trains ``config.model`` on ``config.dataset``; :meth:`run` returns the :class:`Run`.
 
     Give ``resume`` a run directory to continue it from its newest checkpoint up to ``config.steps``.
+    ``cli``: errors name the command line's options (``--resume``) instead of Python arguments.
     """
 
     def __init__(
@@ -73,6 +74,7 @@ class Trainer:
         resume: str | os.PathLike | None = None,
         overwrite: bool = False,
         dataset: ImageDataset | None = None,
+        cli: bool = False,
     ) -> None:
         self.callbacks = list(callbacks or [])
         self._stop_signal: int | None = None
@@ -98,7 +100,7 @@ class Trainer:
                 lambda: Path(config.out) if config.out else default_run_dir(self.spec.name)
             )
         self.run_dir = RunDirectory(path, writes=process[0] == 0)
-        replace = resume is None and distributed.on_main(lambda: self.run_dir.refuse_existing(overwrite))
+        replace = resume is None and distributed.on_main(lambda: self.run_dir.refuse_existing(overwrite, cli))
 
         self.dataset = (
             dataset
@@ -129,7 +131,8 @@ class Trainer:
             distributed.on_main(lambda: self.run_dir.truncate_metrics(self.step))
             if self.step >= config.steps:
                 raise UsageError(
-                    f"{path} is already at step {self.step}; pass a larger --steps to continue it."
+                    f"{path} is already at step {self.step}; pass a larger "
+                    f"{'--steps' if cli else 'steps='} to continue it."
                 )
         else:
             self.run_dir.create(
@@ -357,15 +360,22 @@ def train(
     callbacks: list[Callback] | None = None,
     resume: str | os.PathLike | None = None,
     overwrite: bool = False,
+    progress: bool | None = None,
     **config: Any,
 ) -> Run:
     """Train ``model`` on ``dataset`` for ``steps`` generator steps and return the :class:`Run`.
 
     Keyword arguments are :class:`TrainConfig` fields (``out``, ``seed``, ``overrides``, ``device`` ...).
+    ``progress``: the CLI's progress bar, drawn in a terminal or a Jupyter notebook; None (the default)
+    shows it there only, False never. An existing ``out`` is continued with ``resume=`` or replaced with
+    ``overwrite=True``, never silently.
     """
-    config.setdefault("progress", False)
+    if progress is None:
+        from ganzoo.console import is_interactive
+
+        progress = is_interactive()
     trainer = Trainer(
-        TrainConfig(model=model, dataset=dataset, steps=steps, **config),
+        TrainConfig(model=model, dataset=dataset, steps=steps, progress=progress, **config),
         callbacks=callbacks,
         resume=resume,
         overwrite=overwrite,
