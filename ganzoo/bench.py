@@ -19,6 +19,7 @@ import torch
 
 import ganzoo
 from ganzoo import checkpoint as ckpt
+from ganzoo.bench_progress import BenchProgress
 from ganzoo.datasets.base import DatasetOptions, load_dataset, split_source_name
 from ganzoo.engine import Callback, TrainConfig, Trainer, select_device
 from ganzoo.errors import UsageError
@@ -126,6 +127,7 @@ class EvaluateDuringTraining(Callback):
         final = spent or step >= trainer.config.steps
         if not self._due(trainer, step):
             return
+        trainer.report_evaluation_start(f"{'FID and KID' if final else 'FID'} of {self.config.n_eval} samples")
         start = time.perf_counter()
         generator = torch.Generator(device=trainer.device).manual_seed(10_000 + self.seed)
         fake = sample_uint8(trainer.sampling_generator(), self.config.n_eval, generator=generator)
@@ -173,7 +175,16 @@ def versions() -> dict[str, Any]:
 
 
 def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
-    """Train and evaluate every model of ``config``; write results.json, results.md, the plot and grids."""
+    """Train and evaluate every model of ``config``; write results.json, results.md, the plot and grids.
+    Progress (``config.progress``) is a live display on a terminal, plain lines on stderr otherwise."""
+    budget = None if config.steps else config.time_budget
+    with BenchProgress(
+        len(config.models) * config.seeds, budget=budget, steps=config.steps, enabled=config.progress
+    ) as display:
+        return _run_benchmark(config, console, display)
+
+
+def _run_benchmark(config: BenchConfig, console, display: BenchProgress) -> dict[str, Any]:
     config.validate()
     specs = [zoo().models.get(name) for name in config.models]
     names = [spec.name for spec in specs]
@@ -207,6 +218,7 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
         config.features,
         kid_subsets=KID_SUBSETS,
     )
+    display.phase(f"real-data floor: FID of {n_eval} {name}:train against {n_eval} {name}:test images")
     floor = evaluator.evaluate(random_subset(train_data.images, n_eval, 1, train_data.qualified_name))
     say(f"Real-data floor ({name}:train vs {name}:test, {n_eval} images): FID {floor.fid:.2f}")
 
@@ -214,7 +226,7 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
     for spec in specs:
         seeds = []
         for seed in range(config.seeds):
-            seeds.append(_train_one(spec.name, seed, config, train_data, evaluator, out, say))
+            seeds.append(_train_one(spec.name, seed, config, train_data, evaluator, out, say, display))
         models.append(_summarise(spec.name, seeds))
         _save_model_grid(seeds[0], out / f"samples_{spec.name}.png")
 
@@ -248,7 +260,7 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
     return results
 
 
-def _train_one(model, seed, config, train_data, evaluator, out, say) -> SeedResult:
+def _train_one(model, seed, config, train_data, evaluator, out, say, display) -> SeedResult:
     run_dir = out / "runs" / f"{model}-seed{seed}"
     callback = EvaluateDuringTraining(evaluator, config, seed)
     train_config = TrainConfig(
@@ -263,10 +275,12 @@ def _train_one(model, seed, config, train_data, evaluator, out, say) -> SeedResu
         checkpoint_every=0,
         progress=False,
     )
-    trainer = Trainer(train_config, callbacks=[callback], dataset=train_data)
+    trainer = Trainer(train_config, callbacks=[callback, display.callback()], dataset=train_data)
     budget = f"{config.steps} steps" if config.steps else f"{config.time_budget:.0f} s"
     say(f"Training {model} (seed {seed}) for {budget} ...")
+    display.start_run(model, seed)
     run = trainer.run()
+    display.end_run()
     metrics = run.metrics()
     rates = [m["images_per_second"] for m in metrics]
     final = callback.evaluations[-1]

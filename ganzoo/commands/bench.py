@@ -37,8 +37,9 @@ def parse_duration(text: str) -> float:
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override for every model.")
 @click.option("--device", default="auto", show_default=True, help="Training device.")
 @click.option("--quick", is_flag=True, help="A smoke run: a few seconds per model, 2000 samples.")
+@click.option("--no-progress", is_flag=True, help="No progress display (or lines, when not a terminal).")
 def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_eval, features, out, overrides,
-          device, quick) -> None:
+          device, quick, no_progress) -> None:
     """Train models under one budget and compare FID/KID against the test split and the real-data floor.
 
     \b
@@ -71,7 +72,7 @@ def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_
 
         out = Path("bench-results") / datetime.now().strftime("%Y%m%d-%H%M%S")
     common = dict(models=names, dataset=dataset, features=features, out=out, device=device,
-                  overrides=list(overrides), **given)
+                  overrides=list(overrides), progress=not no_progress, **given)
     config = BenchConfig.quick(**common) if quick else BenchConfig(**common)
     results = run_benchmark(config, console=console)
     print_table(

@@ -46,6 +46,10 @@ class Callback:
     def on_step(self, trainer: Trainer, step: int) -> None:
         """After each generator step; ``trainer.step`` is the number of completed steps."""
 
+    def on_evaluation_start(self, trainer: Trainer, step: int, what: str) -> None:
+        """Before an evaluation announced through :meth:`Trainer.report_evaluation_start` (``what`` says
+        what is measured, for a progress display)."""
+
     def on_evaluation(self, trainer: Trainer, step: int, results: dict[str, Any]) -> None:
         """After an evaluation reported through :meth:`Trainer.report_evaluation`."""
 
@@ -258,6 +262,10 @@ class Trainer:
     def stop(self) -> None:
         """End the run after the current step, as if it had reached its step count (for callbacks)."""
         self._stop_requested = True
+
+    def report_evaluation_start(self, what: str) -> None:
+        for callback in self.callbacks:
+            callback.on_evaluation_start(self, self.step, what)
 
     def report_evaluation(self, results: dict[str, Any]) -> None:
         for callback in self.callbacks:
