@@ -69,7 +69,7 @@ def _check_shape(spec, shape, hp, loss, penalty) -> None:
     n = max(hp.batch_size, 2)
 
     # Output shapes and range.
-    images = G.sample(n, generator=torch.Generator().manual_seed(1))
+    images = G(G.sample_latent(n, generator=torch.Generator().manual_seed(1)))  # with autograd
     if tuple(images.shape) != (n, *shape):
         _fail(spec, shape, "generator output shape", f"{tuple(images.shape)} != {(n, *shape)}")
     if not torch.isfinite(images).all() or images.min() < -1.0 - 1e-6 or images.max() > 1.0 + 1e-6:

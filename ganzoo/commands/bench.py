@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
-from ganzoo.console import console, print_table
+from rich.markup import escape
+
+from ganzoo.console import Column, console, err_console, print_json, print_table
 from ganzoo.errors import UsageError
 from ganzoo.registry import zoo
 
@@ -38,8 +40,10 @@ def parse_duration(text: str) -> float:
 @click.option("--device", default="auto", show_default=True, help="Training device.")
 @click.option("--quick", is_flag=True, help="A smoke run: a few seconds per model, 2000 samples.")
 @click.option("--no-progress", is_flag=True, help="No progress display (or lines, when not a terminal).")
+@click.option("--wide", is_flag=True, help="Show every column of the results table.")
+@click.option("--json", "as_json", is_flag=True, help="Print results.json instead of the table.")
 def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_eval, features, out, overrides,
-          device, quick, no_progress) -> None:
+          device, quick, no_progress, wide, as_json) -> None:
     """Train models under one budget and compare FID/KID against the test split and the real-data floor.
 
     \b
@@ -47,7 +51,7 @@ def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_
     ganzoo bench --all --time-budget 4m --seeds 3
     ganzoo bench --model lsgan --model dcgan
     """
-    from ganzoo.bench import TABLE_COLUMNS, BenchConfig, run_benchmark, table_rows
+    from ganzoo.bench import BenchConfig, run_benchmark
 
     if all_models and models:
         raise UsageError("--all and --model exclude each other.")
@@ -74,13 +78,38 @@ def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_
     common = dict(models=names, dataset=dataset, features=features, out=out, device=device,
                   overrides=list(overrides), progress=not no_progress, **given)
     config = BenchConfig.quick(**common) if quick else BenchConfig(**common)
-    results = run_benchmark(config, console=console)
+    results = run_benchmark(config, console=err_console if as_json else console)
+    if as_json:
+        print_json(results)
+        return
+    print_results_table(results, wide=wide)
+    console.print(
+        f"Results: {escape(str(out / 'results.json'))}, {escape(str(out / 'results.md'))}, "
+        f"plot {escape(str(out / 'fid_vs_time.png'))}"
+    )
+
+
+def print_results_table(results: dict, *, wide: bool = False, to=None) -> None:
+    from ganzoo.bench import TABLE_COLUMNS, table_rows
+
     print_table(
         f"FID against {results['reference_split']} ({results['n_fake']} samples, {results['feature_extractor']['name']})",
-        TABLE_COLUMNS,
+        [_SHOWN.get(name, Column(name, wrap=False, wide=True)) for name in TABLE_COLUMNS],
         table_rows(results),
+        wide=wide,
+        to=to,
     )
-    console.print(f"Results: {out / 'results.json'}, {out / 'results.md'}, plot {out / 'fid_vs_time.png'}")
+
+
+# The columns that fit in 80 with their short headers; every other column (plugin, training time, best
+# step, and any that a later version adds) is shown by --wide and is in results.md and results.json.
+_SHOWN = {
+    "model": Column("model"),
+    "steps": Column("steps", wrap=False),
+    "images/s": Column("img/s", wrap=False),
+    "FID (mean ± std)": Column("FID ± std", wrap=False),
+    "KID": Column("KID", wrap=False),
+}
 
 
 COMMANDS = [bench]

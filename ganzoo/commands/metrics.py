@@ -9,7 +9,7 @@ import click
 import ganzoo
 from ganzoo.commands import SEED
 from ganzoo.commands.datasets import dataset_options, options_from_cli
-from ganzoo.console import print_json, print_table, warn
+from ganzoo.console import Column, print_json, print_table, warn
 from ganzoo.errors import UsageError
 from ganzoo.metrics.fid import (
     DEFAULT_EXTRACTOR,
@@ -123,12 +123,12 @@ def fid(
         warn(note)
     print_table(
         None,
-        ["", "source", "images"],
+        [Column("", wrap=False), "source", Column("images", wrap=False)],
         [("A", real.description, result.n_real), ("B", fake.description, result.n_fake)],
     )
     print_table(
         None,
-        ["extractor", "FID", "KID (mean ± std)"],
+        [Column("extractor", wrap=False), Column("FID", wrap=False), Column("KID (mean ± std)", wrap=False)],
         [(result.extractor, f"{result.fid:.4f}", _kid_text(result))],
     )
 
