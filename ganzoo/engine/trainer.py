@@ -56,6 +56,15 @@ class Callback:
     def on_checkpoint(self, trainer: Trainer, step: int, path: Path) -> None:
         """After a checkpoint was written to ``path``."""
 
+    def on_log(self, trainer: Trainer, step: int, record: dict[str, Any]) -> None:
+        """After ``record`` (losses, gradient norms, images/s) was appended to metrics.jsonl."""
+
+    def on_samples(self, trainer: Trainer, step: int, images: torch.Tensor) -> None:
+        """After a fixed-noise sample grid of these uint8 images (N, C, H, W) was written."""
+
+    def on_run_end(self, trainer: Trainer) -> None:
+        """When :meth:`Trainer.run` returns or raises (close files here)."""
+
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -168,6 +177,13 @@ class Trainer:
 
     # -- the loop -------------------------------------------------------------------------------------
     def run(self) -> Run:
+        try:
+            return self._run_on_every_rank()
+        finally:
+            for callback in self.callbacks:
+                callback.on_run_end(self)
+
+    def _run_on_every_rank(self) -> Run:
         if self.world_size == 1:
             return self._run()
         hint = (
@@ -214,9 +230,7 @@ class Trainer:
                         log.average_over_ranks()
                 if log_due or checkpoint_due or (single and self._stop_signal is not None):
                     raise_if_diverged(log.bad_step(), self.directory, self.spec.name)
-                advance(
-                    self.step, log.write(self.step, self.train_seconds, self.G, self.D) if log_due else None
-                )
+                advance(self.step, self._write_log(log) if log_due else None)
                 if config.sample_every and self.step % config.sample_every == 0:
                     self.write_samples()
                 if checkpoint_due:
@@ -230,7 +244,7 @@ class Trainer:
         if self._stop_requested and single:
             # Stopped early by a callback: log the last partial interval and keep the run resumable.
             raise_if_diverged(log.bad_step(), self.directory, self.spec.name)
-            log.write(self.step, self.train_seconds, self.G, self.D)
+            self._write_log(log)
             if not ckpt.checkpoint_path(self.directory, self.step).exists():
                 self.save_checkpoint()
         if config.sample_every == 0 or self.step % config.sample_every:
@@ -239,6 +253,13 @@ class Trainer:
         return Run(
             self.directory, self.step, distributed.on_main(lambda: ckpt.read_run_config(self.directory))
         )
+
+    def _write_log(self, log: MetricsLog) -> dict[str, Any] | None:
+        record = log.write(self.step, self.train_seconds, self.G, self.D)
+        if record is not None:
+            for callback in self.callbacks:
+                callback.on_log(self, self.step, record)
+        return record
 
     def sampling_generator(self):
         """The EMA generator when there is one (eval mode), else G."""
@@ -251,7 +272,10 @@ class Trainer:
         G.eval()
         images = to_uint8(G(self.fixed_noise))
         G.train(was_training)
-        return self.run_dir.write_samples(images, self.step, self.spec.name)
+        path = self.run_dir.write_samples(images, self.step, self.spec.name)
+        for callback in self.callbacks:
+            callback.on_samples(self, self.step, images)
+        return path
 
     def save_checkpoint(self) -> Path:
         path = self.checkpointer.save(self.step, self.train_seconds)
