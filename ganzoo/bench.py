@@ -23,10 +23,11 @@ from ganzoo.bench_progress import BenchProgress
 from ganzoo.datasets.base import DatasetOptions, load_dataset, split_source_name
 from ganzoo.engine import Callback, TrainConfig, Trainer, select_device
 from ganzoo.errors import UsageError
-from ganzoo.images import save_grid
+from ganzoo.images import chart_metadata, save_grid
 from ganzoo.metrics.fid import FidEvaluator, sample_uint8
 from ganzoo.metrics.sources import random_subset
 from ganzoo.registry import plugin_versions, zoo
+from ganzoo.report import write_report
 from ganzoo.spec import check_model_outputs
 
 QUICK_BUDGET_SECONDS = 8.0
@@ -257,6 +258,7 @@ def _run_benchmark(config: BenchConfig, console, display: BenchProgress) -> dict
     (out / "results.json").write_text(json.dumps(results, indent=2))
     (out / "results.md").write_text(results_markdown(results))
     plot_fid_against_time(results, out / "fid_vs_time.png")
+    write_report(results, out)
     return results
 
 
@@ -352,7 +354,7 @@ def results_markdown(results: dict[str, Any]) -> str:
         "",
         f"FID and KID of each model's EMA generator (eval mode) against `{results['reference_split']}`, "
         f"{results['n_fake']} generated vs {results['n_real']} real images, features `"
-        f"{results['feature_extractor']['name']}` (sha256 {results['feature_extractor']['sha256'][:12]}...). "
+        f"{results['feature_extractor']['name']}` ({_short_hash(results['feature_extractor']['sha256'])}). "
         f"Trained on `{results['training_split']}`; seeds {results['seeds']}; budget "
         + (
             f"{results['budget']['steps']} steps"
@@ -379,6 +381,38 @@ def results_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _short_hash(digest: str | None) -> str:
+    """'sha256:37a11...' (the form hashes are recorded in) shortened, the prefix written once."""
+    if not digest:
+        return "no weights file"
+    algorithm, _, value = digest.rpartition(":")
+    return f"{algorithm or 'sha256'} {value[:12]}..."
+
+
+def _plot_provenance(results: dict[str, Any]) -> dict[str, str]:
+    """The plot's PNG text: which runs (each final generator's sha256) and settings its numbers come from."""
+    generators = {
+        f"{m['model']} seed {s['seed']}": _generator_sha256(Path(s["run_directory"]))
+        for m in results["models"]
+        for s in m["seeds"]
+    }
+    return chart_metadata(
+        f"FID against training time, ganzoo bench on {results['dataset']['name']}",
+        {
+            "ganzoo:models": ", ".join(m["model"] for m in results["models"]),
+            "ganzoo:checkpoint-sha256": json.dumps(generators),
+            "ganzoo:feature-extractor": f"{results['feature_extractor']['name']} {results['feature_extractor']['sha256']}",
+            "ganzoo:samples": f"{results['n_fake']} generated against {results['n_real']} {results['reference_split']}",
+            "ganzoo:created": results["created"],
+        },
+    )
+
+
+def _generator_sha256(run_directory: Path) -> str:
+    path = run_directory / ckpt.FINAL_GENERATOR
+    return ckpt.file_sha256(path) if path.exists() else "unknown"
+
+
 def plot_fid_against_time(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -400,5 +434,5 @@ def plot_fid_against_time(results: dict[str, Any], path: Path) -> None:
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    figure.savefig(path)
+    figure.savefig(path, metadata=_plot_provenance(results))
     plt.close(figure)

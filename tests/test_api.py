@@ -81,3 +81,13 @@ def test_train_shows_progress_unless_told_not_to(tmp_path, monkeypatch):
     monkeypatch.setattr("ganzoo.console.is_interactive", lambda: False)
     ganzoo.train(steps=1, out=str(tmp_path / "c"), **TINY)
     assert shown == [True, False, False]
+
+
+def test_a_misspelt_set_key_suggests_the_right_one():
+    from ganzoo.spec import parse_override
+
+    with pytest.raises(ganzoo.UsageError, match=r"Did you mean 'generator_lr'\?") as error:
+        parse_override(ganzoo.get_model("dcgan").defaults, "genrator_lr=1e-4")
+    assert "unknown hyperparameter 'genrator_lr'" in str(error.value) and "critic_steps" in str(error.value)
+    with pytest.raises(ganzoo.UsageError, match="expects key=value"):
+        parse_override(ganzoo.get_model("dcgan").defaults, "generator_lr")

@@ -84,7 +84,8 @@ def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_
         return
     print_results_table(results, wide=wide)
     console.print(
-        f"Results: {escape(str(out / 'results.json'))}, {escape(str(out / 'results.md'))}, "
+        f"Results: {escape(str(out / 'report.html'))} (open it in a browser), "
+        f"{escape(str(out / 'results.json'))}, {escape(str(out / 'results.md'))}, "
         f"plot {escape(str(out / 'fid_vs_time.png'))}"
     )
 
