@@ -1,4 +1,7 @@
-"""Output helpers shared by the CLI's commands: rich tables for people, the same data as JSON for tools."""
+"""Output helpers shared by the CLI's commands: rich tables for people, the same data as JSON for tools.
+
+Text from a user (paths, names, file contents) is escaped before rich sees it: ``r[/x]`` is a path, not
+markup (:func:`plain`, and :func:`warn` and :func:`print_table` escape what they are given)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import Any
 import click
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.measure import Measurement
 from rich.segment import Segment, Segments
 from rich.table import Table
@@ -17,10 +21,23 @@ from rich.text import Text
 
 console = Console(highlight=False, soft_wrap=False)
 err_console = Console(stderr=True, highlight=False)
+# For messages that are plain text throughout (the bench's progress lines name datasets and folders).
+text_console = Console(highlight=False, markup=False, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
+
+
+def say(text: str) -> None:
+    """A message of ganzoo's markup with :func:`plain` values; long lines are left to the terminal to wrap
+    (rich would cut a path in the middle)."""
+    console.print(text, soft_wrap=True)
+
+
+def plain(value: Any) -> str:
+    """``value`` as text that rich prints as it is (markup-like brackets escaped)."""
+    return escape(str(value))
 
 
 @dataclass(frozen=True)
@@ -53,7 +70,7 @@ def print_table(
                   soft_wrap=True)
         return
     table = Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True
+        title=None if title is None else Text(title), title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True
     )
     for index in shown:
         wraps = columns[index].wrap
@@ -90,7 +107,8 @@ def _cell(value: Any) -> Text:
 
 
 def warn(message: str) -> None:
-    err_console.print(f"[yellow]Warning:[/] {message}")
+    """A warning of plain text (escaped: it may name a user's file)."""
+    err_console.print(f"[yellow]Warning:[/] {plain(message)}", soft_wrap=True)  # a path is never cut
 
 
 def is_interactive() -> bool:

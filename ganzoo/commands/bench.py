@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from rich.markup import escape
+from rich.console import Console
 
-from ganzoo.console import Column, console, err_console, print_json, print_table
+from ganzoo.console import Column, print_json, print_table, text_console
 from ganzoo.errors import UsageError
 from ganzoo.registry import zoo
 
@@ -37,20 +37,26 @@ def parse_duration(text: str) -> float:
 @click.option("--features", default="lenet-mnist", show_default=True, help="Feature extractor for FID/KID.")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None, help="Results directory.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override for every model.")
+@click.option("--augment", default=None, metavar="NAMES",
+              help="DiffAugment for every run, e.g. translation,cutout (`ganzoo plugins` lists them).")
+@click.option("--train-subset", type=click.IntRange(min=1), default=None,
+              help="Train on N images of the train split, drawn with each run's seed.")
 @click.option("--device", default="auto", show_default=True, help="Training device.")
 @click.option("--quick", is_flag=True, help="A smoke run: a few seconds per model, 2000 samples.")
 @click.option("--no-progress", is_flag=True, help="No progress display (or lines, when not a terminal).")
 @click.option("--wide", is_flag=True, help="Show every column of the results table.")
 @click.option("--json", "as_json", is_flag=True, help="Print results.json instead of the table.")
 def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_eval, features, out, overrides,
-          device, quick, no_progress, wide, as_json) -> None:
+          augment, train_subset, device, quick, no_progress, wide, as_json) -> None:
     """Train models under one budget and compare FID/KID against the test split and the real-data floor.
 
     \b
     ganzoo bench --model wgan --quick
     ganzoo bench --all --time-budget 4m --seeds 3
     ganzoo bench --model lsgan --model dcgan
+    ganzoo bench --model dcgan --train-subset 1000 --augment color,translation,cutout
     """
+    from ganzoo.augment import parse_augment
     from ganzoo.bench import BenchConfig, run_benchmark
 
     if all_models and models:
@@ -69,6 +75,7 @@ def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_
         "eval_every": eval_every,
         "n_eval": n_eval,
         "time_budget": parse_duration(time_budget) if time_budget is not None else None,
+        "train_subset": train_subset,
     }
     given = {k: v for k, v in given.items() if v is not None}
     if out is None:
@@ -76,41 +83,40 @@ def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_
 
         out = Path("bench-results") / datetime.now().strftime("%Y%m%d-%H%M%S")
     common = dict(models=names, dataset=dataset, features=features, out=out, device=device,
-                  overrides=list(overrides), progress=not no_progress, **given)
+                  overrides=list(overrides), augment=parse_augment(augment), progress=not no_progress,
+                  **given)
     config = BenchConfig.quick(**common) if quick else BenchConfig(**common)
-    results = run_benchmark(config, console=err_console if as_json else console)
+    # Plain text (paths are not markup); with --json, on stderr so that stdout is the JSON alone.
+    say = Console(stderr=True, highlight=False, markup=False, soft_wrap=True) if as_json else text_console
+    results = run_benchmark(config, console=say)
     if as_json:
         print_json(results)
         return
     print_results_table(results, wide=wide)
-    console.print(
-        f"Results: {escape(str(out / 'report.html'))} (open it in a browser), "
-        f"{escape(str(out / 'results.json'))}, {escape(str(out / 'results.md'))}, "
-        f"plot {escape(str(out / 'fid_vs_time.png'))}"
+    text_console.print(
+        f"Results: {out / 'report.html'} (open it in a browser), {out / 'results.json'}, "
+        f"{out / 'results.md'}, plot {out / 'fid_vs_time.png'}"
     )
 
 
 def print_results_table(results: dict, *, wide: bool = False, to=None) -> None:
+    """The FID table, fitted to 80 columns (--wide: every column)."""
     from ganzoo.bench import TABLE_COLUMNS, table_rows
 
     print_table(
         f"FID against {results['reference_split']} ({results['n_fake']} samples, {results['feature_extractor']['name']})",
-        [_SHOWN.get(name, Column(name, wrap=False, wide=True)) for name in TABLE_COLUMNS],
+        [_column(name) for name in TABLE_COLUMNS],
         table_rows(results),
         wide=wide,
         to=to,
     )
 
 
-# The columns that fit in 80 with their short headers; every other column (plugin, training time, best
-# step, and any that a later version adds) is shown by --wide and is in results.md and results.json.
-_SHOWN = {
-    "model": Column("model"),
-    "steps": Column("steps", wrap=False),
-    "images/s": Column("img/s", wrap=False),
-    "FID (mean ± std)": Column("FID ± std", wrap=False),
-    "KID": Column("KID", wrap=False),
-}
-
-
-COMMANDS = [bench]
+def _column(name: str) -> Column:
+    """The FID table's columns that fit in 80, with short headers; every other one (plugin, training time,
+    best step, and any that a later version adds) is shown by --wide and is in results.md and results.json."""
+    if name.startswith("FID"):
+        return Column("FID", wrap=False)
+    shown = {"model": Column("model"), "steps": Column("steps", wrap=False),
+             "images/s": Column("img/s", wrap=False), "KID": Column("KID", wrap=False)}
+    return shown.get(name, Column(name, wrap=False, wide=True))

@@ -67,7 +67,7 @@ def why_no_models(z: Zoo) -> str:
         return f"no models are registered: installed plugins were not loaded ({why})."
     if z.broken():
         return "no models are registered: every plugin that provides models is broken (see `ganzoo plugins`)."
-    return "no models are registered: no plugin providing models is installed (`pip install ganzoo` has three)."
+    return "no models are registered: no plugin providing models is installed (`pip install ganzoo` has five)."
 
 
 def warn_about_plugins(z: Zoo) -> None:
@@ -170,6 +170,3 @@ def plugins(as_json: bool, wide: bool) -> None:
             console.print(Text(reason), soft_wrap=not console.is_terminal)  # piped: one line each
     for message in z.switch_warnings:
         warn(message)
-
-
-COMMANDS = [list_models, info, plugins]
