@@ -28,8 +28,10 @@ from ganzoo.engine import Callback, TrainConfig, Trainer, select_device
 from ganzoo.errors import UsageError
 from ganzoo.images import chart_metadata, save_grid
 from ganzoo.metrics import conditional
+from ganzoo.metrics import summary as metric_summary
 from ganzoo.metrics.cas import real_data_ceiling
 from ganzoo.metrics.fid import FidEvaluator, sample_uint8
+from ganzoo.metrics.sample_size import sample_size_note
 from ganzoo.metrics.sources import random_subset
 from ganzoo.registry import plugin_versions, zoo
 from ganzoo.report import write_report
@@ -48,7 +50,7 @@ class BenchConfig:
     dataset: str = "mnist-10k"  # trained on its train split, evaluated against its test split
     steps: int | None = None  # budget in generator steps; None: use time_budget
     time_budget: float = 240.0  # budget in seconds of training (evaluation excluded) per model and seed
-    seeds: int = 1  # independent runs per model; FID is reported as mean ± std over them
+    seeds: int = 1  # independent runs per model; FID is reported as mean ± std over them (no std from one)
     eval_every: int | None = None  # steps between evaluations; None: 4 evaluations over the budget
     n_eval: int = 10000  # generated and real images per FID/KID evaluation
     features: str = "lenet-mnist"  # feature extractor
@@ -88,7 +90,8 @@ class Evaluation:
     train_seconds: float
     fid: float
     kid: float | None  # the final evaluation only
-    kid_std: float | None
+    kid_std: float | None  # spread of KID's single-subset estimates, not an error bar
+    metrics: dict[str, Any] = field(default_factory=dict)  # KID's s.e.m., precision ... (final evaluation)
 
 
 @dataclass
@@ -143,8 +146,10 @@ class EvaluateDuringTraining(Callback):
         fake = sample_uint8(trainer.sampling_generator(), self.config.n_eval, generator=generator)
         # KID costs more than extracting the features (benchmarks/RESULTS.md): the final evaluation only.
         self.evaluator.kid_subsets = KID_SUBSETS if final else 0
+        self.evaluator.manifold = final  # precision, recall, density, coverage: the final evaluation only
         result = self.evaluator.evaluate(fake)
-        evaluation = Evaluation(step, trainer.train_seconds, result.fid, result.kid_mean, result.kid_std)
+        evaluation = Evaluation(step, trainer.train_seconds, result.fid, result.kid_mean, result.kid_std,
+                                metric_summary.evaluation_metrics(result) if final else {})
         self.evaluations.append(evaluation)
         while self.next_eval_time <= trainer.train_seconds:
             self.next_eval_time += self.config.time_budget / 4
@@ -235,6 +240,7 @@ def _run_benchmark(config: BenchConfig, console, display: BenchProgress) -> dict
     display.phase(f"real-data floor: FID of {n_eval} {name}:train against {n_eval} {name}:test images")
     floor = evaluator.evaluate(random_subset(train_data.images, n_eval, 1, train_data.qualified_name))
     say(f"Real-data floor ({name}:train vs {name}:test, {n_eval} images): FID {floor.fid:.2f}")
+    small_sample = sample_size_note(evaluator.extractor_name, n_eval, measured_floor=floor.fid)
 
     models: list[dict[str, Any]] = []
     for spec in specs:
@@ -267,7 +273,8 @@ def _run_benchmark(config: BenchConfig, console, display: BenchProgress) -> dict
         "budget": {"steps": config.steps, "time_budget_seconds": None if config.steps else config.time_budget},
         "seeds": list(range(config.seeds)),
         "overrides": config.overrides,
-        "floor": {"fid": floor.fid, "kid": floor.kid_mean, "kid_std": floor.kid_std},
+        "floor": metric_summary.floor_metrics(floor),
+        "notes": [small_sample] if small_sample else [],
         **(
             {"cas_ceiling": real_data_ceiling(train_data, test_data)}
             if any(spec.conditional for spec in specs)
@@ -350,8 +357,9 @@ def _summarise(model: str, seeds: list[SeedResult]) -> dict[str, Any]:
         "train_seconds": statistics.mean(s.train_seconds for s in seeds),
         "images_per_second": statistics.mean(s.images_per_second for s in seeds),
         "fid_mean": statistics.mean(finals),
-        "fid_std": statistics.stdev(finals) if len(finals) > 1 else 0.0,
+        "fid_std": metric_summary.fid_spread(finals),  # None from one seed: unknown, not zero
         "kid_mean": statistics.mean(s.final.kid for s in seeds),
+        **metric_summary.seed_summary([s.final.metrics for s in seeds]),
         "best_fid": best.fid,
         "best_step": best.step,
         "seeds": [dataclasses.asdict(s) for s in seeds],
@@ -375,7 +383,7 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
                 f"{m['steps']:.0f}",
                 f"{m['train_seconds']:.0f} s",
                 f"{m['images_per_second']:.0f}",
-                f"{m['fid_mean']:.2f} ± {m['fid_std']:.2f}",
+                metric_summary.fid_cell([s["evaluations"][-1]["fid"] for s in m["seeds"]]),
                 f"{m['kid_mean']:.4f}",
                 f"{m['best_step']} ({m['best_fid']:.2f})",
             ]
@@ -385,7 +393,8 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-TABLE_COLUMNS = ["model", "plugin", "steps", "train time", "images/s", "FID (mean ± std)", "KID", "best step (FID)"]
+TABLE_COLUMNS = ["model", "plugin", "steps", "train time", "images/s", "FID (± std over seeds)", "KID",
+                 "best step (FID)"]
 
 
 def results_markdown(results: dict[str, Any]) -> str:
@@ -401,12 +410,16 @@ def results_markdown(results: dict[str, Any]) -> str:
             if results["budget"]["steps"]
             else f"{results['budget']['time_budget_seconds']:.0f} s of training per run"
         )
-        + ". Scores from different feature extractors are not comparable.",
+        + ". Scores from different feature extractors are not comparable. Precision and recall use k = 3, "
+        "density and coverage k = 5, on the same features; the classifier score of the real row is the test "
+        "images' own.",
+        *(line for note in results.get("notes", []) for line in ("", f"Note: {note}")),
         "",
         "| " + " | ".join(TABLE_COLUMNS) + " |",
         "|" + "---|" * len(TABLE_COLUMNS),
     ]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    lines += ["", *metric_summary.quality_markdown(results)]
     machine, v = results["machine"], results["versions"]
     lines += [
         "",

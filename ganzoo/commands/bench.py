@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import click
-
 from rich.console import Console
 
 from ganzoo.console import Column, print_json, print_table, text_console
@@ -100,13 +99,21 @@ def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_
 
 
 def print_results_table(results: dict, *, wide: bool = False, to=None) -> None:
-    """The FID table, fitted to 80 columns (--wide: every column)."""
+    """The FID table, then the other quality metrics; each fits 80 columns (--wide: every column)."""
     from ganzoo.bench import TABLE_COLUMNS, table_rows
+    from ganzoo.metrics import summary as metric_summary
 
     print_table(
         f"FID against {results['reference_split']} ({results['n_fake']} samples, {results['feature_extractor']['name']})",
         [_column(name) for name in TABLE_COLUMNS],
         table_rows(results),
+        wide=wide,
+        to=to,
+    )
+    print_table(
+        metric_summary.quality_title(results),
+        [Column(name, wrap=name != "FID") for name in metric_summary.QUALITY_COLUMNS],
+        metric_summary.quality_rows(results),
         wide=wide,
         to=to,
     )

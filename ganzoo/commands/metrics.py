@@ -1,10 +1,12 @@
-"""`ganzoo fid A B`: FID and KID between two image sources, with one feature extractor."""
+"""`ganzoo metrics A B` (also `ganzoo fid A B`): FID, KID, precision, recall, density, coverage and the
+classifier score between two image sources, with one feature extractor."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 import ganzoo
 from ganzoo.commands import SEED
@@ -16,9 +18,9 @@ from ganzoo.metrics.fid import (
     DEFAULT_KID_SUBSET_SIZE,
     DEFAULT_KID_SUBSETS,
     FidEvaluator,
-    FidResult,
 )
 from ganzoo.metrics.inception import WEIGHTS_ENV
+from ganzoo.metrics.report import metric_rows
 from ganzoo.metrics.sources import load_image_source
 from ganzoo.registry import zoo
 
@@ -57,6 +59,12 @@ POSITIVE = click.IntRange(min=1)
 )
 @click.option("--kid-subset-size", type=POSITIVE, default=DEFAULT_KID_SUBSET_SIZE, show_default=True)
 @click.option(
+    "--manifold/--no-manifold",
+    default=True,
+    show_default=True,
+    help="Precision and recall (k=3), density and coverage (k=5) on the extractor's features.",
+)
+@click.option(
     "--device",
     default="cpu",
     show_default=True,
@@ -73,14 +81,18 @@ def fid(
     inception_weights: Path | None,
     kid_subsets: int,
     kid_subset_size: int,
+    manifold: bool,
     device: str,
     as_json: bool,
     **dataset_kwargs,
 ) -> None:
-    """FID and KID of image source B against image source A.
+    """FID, KID, precision/recall, density/coverage and the classifier score of source B against source A.
 
+    A holds the real images.
     A source is a dataset split (mnist-10k:test), a run directory or checkpoint (samples of its EMA
-    generator in eval mode), an .npz with uint8 'images', or a folder of images (folder:PATH).
+    generator in eval mode), an .npz with uint8 'images', or a folder of images (folder:PATH). Images keep
+    their own size: a folder is resized only with --image-size. Every conversion the extractor makes is in
+    the notes and the JSON. KID's "±" is the standard error of the mean over its subsets.
     """
     if count is not None and count < 1:
         raise UsageError(f"--n must be a positive number of images; got {count}.")
@@ -103,12 +115,17 @@ def fid(
         weights=inception_weights,
         device=torch_device,
         seed=seed,
+        manifold=manifold,
     )
     result = evaluator.evaluate(fake.images)
+    notes = [f"A: {note}" for note in real.notes] + [f"B: {note}" for note in fake.notes] + list(result.notes)
     data = {
         "a": {"source": source_a, "description": real.description, "n": result.n_real},
         "b": {"source": source_b, "description": fake.description, "n": result.n_fake},
         **result.as_dict(),
+        "notes": notes,
+        "kid_error_bar": "kid_sem: the standard error of the mean of the subset estimates; "
+        "kid_std: the spread of single-subset estimates",
         "seed": seed,
         "versions": {
             "ganzoo": ganzoo.__version__,
@@ -119,27 +136,29 @@ def fid(
     if as_json:
         print_json(data)
         return
-    for note in result.notes:
-        warn(note)
+    for note in notes:
+        warn(escape(note))
     print_table(
         None,
         [Column("", wrap=False), "source", Column("images", wrap=False)],
         [("A", real.description, result.n_real), ("B", fake.description, result.n_fake)],
     )
     print_table(
-        None,
-        [Column("extractor", wrap=False), Column("FID", wrap=False), Column("KID (mean ± std)", wrap=False)],
-        [(result.extractor, f"{result.fid:.4f}", _kid_text(result))],
+        f"features: {result.extractor}",
+        [Column("metric", wrap=False), Column("B against A", wrap=False), Column("A itself", wrap=False)],
+        metric_rows(result),
     )
-
-
-def _kid_text(result: FidResult) -> str:
-    if result.kid_mean is None:
-        return "-"
-    return f"{result.kid_mean:.5f} ± {result.kid_std:.5f}"
 
 
 def _version(distribution: str) -> str:
     import importlib.metadata
 
     return importlib.metadata.version(distribution)
+
+
+metrics = click.Command(
+    "metrics",
+    callback=fid.callback,
+    params=fid.params,
+    help=fid.help,
+)
