@@ -183,19 +183,27 @@ class RunDirectory:
     def metrics_path(self) -> Path:
         return self.path / METRICS_FILE
 
-    def refuse_existing(self, overwrite: bool) -> bool:
-        """Refuse to reuse a run directory unless told to; True when an old run is to be replaced."""
+    def refuse_existing(self, overwrite: bool, cli: bool = False) -> bool:
+        """Refuse to reuse a run directory unless told to; True when an old run is to be replaced.
+        ``cli``: name the command line's options in the message, else ``ganzoo.train``'s arguments."""
         if not (self.path.exists() and any(self.path.iterdir())) or holds_nothing(self.path):
             return False
         if not overwrite:
-            raise UsageError(
-                f"run directory {self.path} already exists. Continue it with "
-                f"`ganzoo train --resume {self.path} --steps N`, choose another --out, "
-                f"or pass --overwrite to replace it."
-            )
+            if cli:
+                how = (
+                    f"Continue it with `ganzoo train --resume {self.path} --steps N`, choose another --out, "
+                    f"or pass --overwrite to replace it."
+                )
+            else:
+                how = (
+                    f"Continue it with `ganzoo.train(resume={str(self.path)!r}, steps=N)`, choose another "
+                    f"out=, or pass overwrite=True to replace it."
+                )
+            raise UsageError(f"run directory {self.path} already exists. {how}")
         if not (self.path / ckpt.CONFIG_FILE).exists():
+            option = "--overwrite" if cli else "overwrite=True"
             raise UsageError(
-                f"{self.path} is not a ganzoo run directory; --overwrite only replaces run directories."
+                f"{self.path} is not a ganzoo run directory; {option} only replaces run directories."
             )
         self.hold()  # before anything is deleted: a run another process is training is not replaced
         return True
