@@ -211,6 +211,7 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
         random_subset(test_data.images, n_eval, 0, test_data.qualified_name),
         config.features,
         kid_subsets=KID_SUBSETS,
+        cache=True,  # the test split's features, computed once per extractor and sample (reference_cache.py)
     )
     floor = evaluator.evaluate(random_subset(train_data.images, n_eval, 1, train_data.qualified_name))
     say(f"Real-data floor ({name}:train vs {name}:test, {n_eval} images): FID {floor.fid:.2f}")
