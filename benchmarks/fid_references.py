@@ -18,8 +18,8 @@ import torch
 from benchmarks.harness import dataset, machine_line, markdown_table, set_threads
 from ganzoo.metrics.fid import FidEvaluator
 from ganzoo.metrics.manifold import ManifoldReference
-from ganzoo.metrics.report import classifier_text, kid_text
 from ganzoo.metrics.references import BLUR_SIGMA, REFERENCES, reference_images
+from ganzoo.metrics.report import classifier_text, kid_text
 from ganzoo.metrics.sources import random_subset
 
 OUTPUT = Path(__file__).resolve().parent / "fid_references.md"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports each on first use
+    from ganzoo.augment import Augmentation
     from ganzoo.bench import BenchConfig, run_benchmark
     from ganzoo.checkpoint import load_generator
     from ganzoo.datasets.base import Availability, DatasetOptions, DatasetSource, ImageDataset, load_dataset
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
 # Public name -> the module that defines it. tests/test_startup.py checks that this, __all__ and the
 # TYPE_CHECKING imports above agree.
 _LAZY = {
+    "Augmentation": "ganzoo.augment",
     "Availability": "ganzoo.datasets.base",
     "DatasetOptions": "ganzoo.datasets.base",
     "DatasetSource": "ganzoo.datasets.base",
@@ -83,6 +85,7 @@ def get_model(name: str) -> ModelSpec:
 
 
 __all__ = [
+    "Augmentation",
     "Availability",
     "BenchConfig",
     "CheckpointError",

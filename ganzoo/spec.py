@@ -31,6 +31,7 @@ class Hyperparameters:
     loss: str = "non-saturating"  # a name in the loss registry
     penalty: str | None = None  # a name in the penalty registry, or None
     penalty_weight: float = 0.0  # multiplier of the penalty in D's loss (lambda)
+    num_classes: int = 0  # classes of a conditional model; the engine takes it from the dataset (0: none)
 
     def replace(self, **changes: Any) -> Hyperparameters:
         return dataclasses.replace(self, **changes)
@@ -48,6 +49,8 @@ class Hyperparameters:
             betas = getattr(self, name)
             if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
                 raise UsageError(f"{name} must be two numbers in [0, 1), got {betas}.")
+        if self.num_classes < 0:
+            raise UsageError(f"num_classes must be 0 (unconditional) or positive, got {self.num_classes}.")
         if not 0 <= self.penalty_weight < math.inf:
             raise UsageError(f"penalty_weight must be a finite number >= 0, got {self.penalty_weight}.")
 
@@ -69,6 +72,12 @@ class ModelSpec:
     defaults: Hyperparameters = field(default_factory=Hyperparameters)  # training defaults
     aliases: tuple[str, ...] = ()  # other names that resolve to this spec
     sync_batchnorm: bool = True  # under DDP, convert BatchNorm to SyncBatchNorm (False: per-rank statistics)
+    # Class-conditional: G is called as G(z, labels) and D as D(images, labels), labels int64 (N,) below
+    # hyperparameters.num_classes, which the engine sets from the dataset.
+    conditional: bool = False
+    # D returns (scores, class_logits (N, num_classes)) and both networks add the cross-entropy of the
+    # logits against the labels to their losses, weight 1 (the auxiliary classifier of ACGAN, Odena 2017).
+    auxiliary_classifier: bool = False
 
     @property
     def default_image_shape(self) -> ImageShape:
@@ -89,6 +98,11 @@ class ModelSpec:
         image_shape = tuple(image_shape or self.default_image_shape)  # type: ignore[assignment]
         hp = hyperparameters or self.defaults
         self.check_image_shape(image_shape)
+        if self.conditional and hp.num_classes < 1:
+            raise UsageError(
+                f"model {self.name!r} is class-conditional: build it with Hyperparameters.num_classes set to "
+                "the number of classes (the engine takes it from the dataset's labels)."
+            )
         try:
             G = self.build_generator(image_shape, hp)
             D = self.build_discriminator(image_shape, hp)
@@ -109,6 +123,12 @@ class ModelSpec:
                 f"{_whose(self.name)}: generator declares image_shape {G.image_shape} and latent_dim "
                 f"{G.latent_dim}, but {image_shape} and {hp.latent_dim} were asked for."
             )
+        classes = hp.num_classes if self.conditional else 0
+        if G.num_classes != classes or D.num_classes != classes:
+            raise PluginError(
+                f"{_whose(self.name)}: generator and discriminator declare num_classes {G.num_classes} and "
+                f"{D.num_classes}, but {classes} was asked for (0 means unconditional)."
+            )
         return G, D
 
 
@@ -116,26 +136,42 @@ def check_model_outputs(spec: ModelSpec, G: Generator, D: Discriminator) -> None
     """Run two latents through G and D and raise PluginError if the shapes differ from the declared ones."""
     was_training = G.training, D.training
     G.eval(), D.eval()
+    device = next(G.parameters()).device
+    labels = torch.arange(2, device=device) % max(G.num_classes, 1) if spec.conditional else None
     try:
         with torch.no_grad():
-            images = _forward(spec, "G", G, torch.zeros(2, G.latent_dim, device=next(G.parameters()).device))
+            images = _forward(spec, "G", G, torch.zeros(2, G.latent_dim, device=device), labels)
             if tuple(images.shape) != (2, *G.image_shape):
                 raise PluginError(
                     f"{_whose(spec.name)}: generator output has shape {tuple(images.shape[1:])}, "
                     f"but it declares image_shape {G.image_shape}."
                 )
-            scores = _forward(spec, "D", D, images)
+            output = _forward(spec, "D", D, images, labels)
     finally:
         G.train(was_training[0]), D.train(was_training[1])
-    if tuple(scores.shape) != (2,):
-        raise PluginError(
-            f"{_whose(spec.name)}: discriminator must return shape (N,), returned {tuple(scores.shape)}."
-        )
+    if spec.auxiliary_classifier:
+        if not isinstance(output, tuple) or len(output) != 2:
+            raise PluginError(
+                f"{_whose(spec.name)}: an auxiliary-classifier discriminator must return (scores, class_logits)."
+            )
+        scores, logits = output
+        if tuple(logits.shape) != (2, G.num_classes):
+            raise PluginError(
+                f"{_whose(spec.name)}: class logits must have shape (N, {G.num_classes}), "
+                f"got {tuple(logits.shape)}."
+            )
+    else:
+        scores = output
+    if not isinstance(scores, torch.Tensor) or tuple(scores.shape) != (2,):
+        shape = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
+        raise PluginError(f"{_whose(spec.name)}: discriminator must return shape (N,), returned {shape}.")
 
 
-def _forward(spec: ModelSpec, which: str, network: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+def _forward(
+    spec: ModelSpec, which: str, network: torch.nn.Module, inputs: torch.Tensor, labels: torch.Tensor | None
+) -> Any:
     try:
-        return network(inputs)
+        return network(inputs) if labels is None else network(inputs, labels)
     except Exception as exc:  # the plugin's forward pass: say whose it is
         raise PluginError(
             f"{_whose(spec.name)}: {which} failed on a batch of two: {exception_line(exc)}"

@@ -135,4 +135,4 @@ def test_a_score_below_10000_images_carries_the_real_data_floor_at_its_n(n):
 def test_the_fid_command_notes_the_floor_below_10000_images():
     data = run_json("mnist-10k:train", "mnist-10k:test", "--n", "1000", *SMALL)
     low, high = LENET_MNIST_FLOOR[1000]
-    assert any(f"n = 1,000 < 10,000" in note and f"{low:.2f}-{high:.2f}" in note for note in data["notes"])
+    assert any("n = 1,000 < 10,000" in note and f"{low:.2f}-{high:.2f}" in note for note in data["notes"])

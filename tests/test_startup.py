@@ -38,7 +38,9 @@ main()
 METRICS_STACK = {"torchmetrics", "scipy", "matplotlib"}
 
 
-def imported_packages(tmp_path: Path, *args: str, code: str = PROBE) -> tuple[set[str], subprocess.CompletedProcess]:
+def imported_packages(
+    tmp_path: Path, *args: str, code: str = PROBE
+) -> tuple[set[str], subprocess.CompletedProcess]:
     """The top-level packages a fresh interpreter imported while running ``code`` with ``args``."""
     record = tmp_path / "modules.json"
     result = subprocess.run(
@@ -69,10 +71,15 @@ def test_python_m_ganzoo_help_imports_no_torch_by_importtime(tmp_path):
     """`python -X importtime -m ganzoo --help`, the check the issue names, lists no torch."""
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "ganzoo", "--help"],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
-    imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
+    imported = [
+        line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
+    ]
     assert "ganzoo.cli" in imported
     top_level = {name.split(".")[0] for name in imported}
     assert not top_level & {"torch", *METRICS_STACK}
@@ -133,7 +140,10 @@ def _commands_defined_in_ganzoo_commands() -> dict[str, tuple[str, str]]:
         module = importlib.import_module(f"ganzoo.commands.{module_info.name}")
         for attribute, value in vars(module).items():
             # A command the module defines, not one it imported from another.
-            if isinstance(value, click.Command) and getattr(value.callback, "__module__", None) == module.__name__:
+            if (
+                isinstance(value, click.Command)
+                and getattr(value.callback, "__module__", None) == module.__name__
+            ):
                 found[value.name] = (module.__name__, attribute)
     return found
 

@@ -29,6 +29,8 @@ class ImageDataset:
     images: torch.Tensor  # uint8 (N, C, H, W)
     labels: torch.Tensor | None  # int64 (N,), or None when the dataset has no labels
     license: str  # license and attribution line
+    num_classes: int | None = None  # labels lie in 0..num_classes-1; None: one more than the largest label
+    class_names: tuple[str, ...] | None = None  # the name of each class, when the source knows them
     _fingerprint: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -36,6 +38,10 @@ class ImageDataset:
             raise ValueError(f"images must be uint8 (N, C, H, W), got {self.images.dtype} {tuple(self.images.shape)}")
         if self.labels is not None and len(self.labels) != len(self.images):
             raise ValueError("labels and images differ in length")
+        if self.labels is None:
+            self.num_classes = None
+        elif self.num_classes is None:
+            self.num_classes = int(self.labels.max()) + 1 if len(self.labels) else 0
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

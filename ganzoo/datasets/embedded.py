@@ -30,7 +30,7 @@ class EmbeddedMnist(DatasetSource):
     def load(self, split: str, options: DatasetOptions) -> ImageDataset:
         self.check_split(split)
         images, labels = _load_split(split)
-        return ImageDataset(self.name, split, images, labels, self.license)
+        return ImageDataset(self.name, split, images, labels, self.license, num_classes=10)
 
     def availability(self, options: DatasetOptions) -> Availability:
         return Availability("embedded", str(EMBEDDED_FILE), EMBEDDED_FILE.stat().st_size)

@@ -63,3 +63,18 @@ class RealBatches:
     def __call__(self) -> torch.Tensor:
         batch = to_model_range(self.images[self.sampler.next_indices()])
         return batch.contiguous(memory_format=self.memory_format)
+
+
+class LabeledBatches(RealBatches):
+    """For conditional models: each call, (images, their int64 labels), by the same sampler as RealBatches."""
+
+    def __init__(
+        self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int, placement: Placement
+    ) -> None:
+        super().__init__(images, batch_size, seed, placement)
+        self.labels = labels.to(placement.device)
+
+    def __call__(self) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[override]
+        indices = self.sampler.next_indices()
+        batch = to_model_range(self.images[indices]).contiguous(memory_format=self.memory_format)
+        return batch, self.labels[indices]

@@ -17,10 +17,12 @@ import numpy as np
 import torch
 
 from ganzoo import checkpoint as ckpt
+from ganzoo.augment import build_pipeline
+from ganzoo.conditioning import Conditioning, hyperparameters_for
 from ganzoo.datasets.base import ImageDataset, load_dataset, to_uint8
 from ganzoo.engine import distributed, precision
 from ganzoo.engine.config import TrainConfig
-from ganzoo.engine.data import RealBatches
+from ganzoo.engine.data import LabeledBatches, RealBatches
 from ganzoo.engine.interruption import (
     TrainingDiverged,
     TrainingInterrupted,
@@ -36,6 +38,7 @@ from ganzoo.engine.progress import progress_bar
 from ganzoo.engine.rundir import Run, RunDirectory, default_run_dir, describe_run
 from ganzoo.engine.state import Checkpointer, run_identity
 from ganzoo.errors import UsageError, exception_line
+from ganzoo.interfaces import balanced_labels
 from ganzoo.registry import zoo
 from ganzoo.spec import Hyperparameters, ModelSpec, check_model_outputs
 
@@ -79,15 +82,16 @@ class Trainer:
         self._stop_requested = False  # set by stop(): a callback ended the run early
         self.train_seconds = 0.0  # wall time spent in training steps (callbacks and evaluation excluded)
         self.step = 0
+        self.finishing = False  # resumed at its final step without its generator.pt or final grid
         # Under torchrun each process is one rank (ganzoo.engine.distributed) and rank 0 alone writes;
         # outside it this is (0, 1, None) and every distributed branch is skipped.
         process = distributed.setup(config.device)
         recorded = None  # a resumed run's placement, as its config.json recorded it
         if resume is not None:
             path = Path(resume)
-            saved = distributed.on_main(lambda: ckpt.read_run_config(path))
+            saved = distributed.on_main(lambda: RunDirectory(path, writes=process[0] == 0).held_config())
             config = _resumed_config(path, saved["train"], config)
-            recorded = _recorded_placement(path, saved)
+            recorded = _recorded_placement(saved)
         config.validate()
         self.config = config
         self.spec = zoo().models.get(config.model)
@@ -100,6 +104,8 @@ class Trainer:
         self.run_dir = RunDirectory(path, writes=process[0] == 0)
         replace = resume is None and distributed.on_main(lambda: self.run_dir.refuse_existing(overwrite))
 
+        if dataset is None:
+            config.check_shape_before_loading(self.spec)
         self.dataset = (
             dataset
             if dataset is not None
@@ -108,11 +114,16 @@ class Trainer:
             )
         )
         self.spec.check_image_shape(self.dataset.image_shape)
+        self.hp = hyperparameters_for(self.spec, self.hp, self.dataset)
         parts = _build_parts(config, self.spec, self.hp, self.dataset, process, recorded)
         self.placement, self.precision_choice, self.real_batches, self.networks, self.iteration = parts
         self.fixed_noise = torch.randn(
             config.grid_size, self.hp.latent_dim, generator=torch.Generator().manual_seed(config.seed + 2)
         ).to(self.device)
+        # Conditional grids: the fixed latents with every class in turn (image i shows class i mod classes).
+        self.fixed_labels = (
+            balanced_labels(config.grid_size, self.hp.num_classes, self.device) if self.spec.conditional else None
+        )
         self.checkpointer = Checkpointer(
             path,
             run_identity(self.spec, self.hp, self.dataset),
@@ -127,7 +138,11 @@ class Trainer:
                 self.dataset.qualified_name
             )
             distributed.on_main(lambda: self.run_dir.truncate_metrics(self.step))
-            if self.step >= config.steps:
+            # A run killed after its last checkpoint is finished (generator.pt, final grid) by its resume.
+            self.finishing = self.step >= config.steps and not distributed.on_main(
+                lambda: self.run_dir.is_finished(self.step)
+            )
+            if self.step >= config.steps and not self.finishing:
                 raise UsageError(
                     f"{path} is already at step {self.step}; pass a larger --steps to continue it."
                 )
@@ -226,7 +241,7 @@ class Trainer:
             log.write(self.step, self.train_seconds, self.G, self.D)
             if not ckpt.checkpoint_path(self.directory, self.step).exists():
                 self.save_checkpoint()
-        if config.sample_every == 0 or self.step % config.sample_every:
+        if not self.run_dir.samples_path(self.step).is_file():
             self.write_samples()
         self._write_final_generator()
         return Run(
@@ -242,7 +257,8 @@ class Trainer:
         G = self.sampling_generator()
         was_training = G.training
         G.eval()
-        images = to_uint8(G(self.fixed_noise))
+        fixed = (self.fixed_noise,) if self.fixed_labels is None else (self.fixed_noise, self.fixed_labels)
+        images = to_uint8(G(*fixed))
         G.train(was_training)
         return self.run_dir.write_samples(images, self.step, self.spec.name)
 
@@ -290,6 +306,9 @@ def _build_parts(
     check_model_outputs(spec, G, D)
     loss = zoo().losses.get(hp.loss)
     penalty = zoo().penalties.get(hp.penalty) if hp.penalty else None
+    augment = build_pipeline(config.augment)
+    conditioning = Conditioning(spec) if spec.conditional else None
+    what_d_sees = {"augment": augment, "conditioning": conditioning}
     placed = functools.partial(place_networks, hp=hp, compile=config.compile, has_penalty=penalty is not None)
 
     def probe_iteration(candidate: Placement) -> Callable[[], Any]:
@@ -297,12 +316,15 @@ def _build_parts(
         nets = placed(
             copy.deepcopy(G), copy.deepcopy(D), placement=candidate, ema_decay=None, sync_batchnorm=False
         )
-        batches = RealBatches(dataset.images[: 4 * hp.batch_size], hp.batch_size, config.seed, candidate)
-        iteration = Iteration(nets, loss, penalty, hp, candidate, batches, config.seed)
+        subset = slice(0, 4 * hp.batch_size)
+        batches = real_batches_for(dataset, subset, hp.batch_size, config.seed, candidate, conditioning)
+        iteration = Iteration(nets, loss, penalty, hp, candidate, batches, config.seed, **what_d_sees)
         return lambda: iteration(0)
 
     recorded = recorded or {}
     identity = {"model": spec.name, "image_shape": list(dataset.image_shape), "hp": dataclasses.asdict(hp)}
+    if config.augment:  # it changes the iteration's cost; absent otherwise, so cached probes stay valid
+        identity["augment"] = list(config.augment)
     placement, how = decide_placement(
         requested_device=config.device,
         amp=recorded.get("bf16_autocast") if config.amp is None else config.amp,
@@ -313,27 +335,37 @@ def _build_parts(
         probe_key=precision.cache_key(identity),
         make_iteration=probe_iteration,
     )
-    real_batches = RealBatches(dataset.images, hp.batch_size, config.seed + 1, placement)
+    real_batches = real_batches_for(
+        dataset, slice(None), hp.batch_size, config.seed + 1, placement, conditioning
+    )
     ema_decay = config.ema_decay if config.ema else None
     networks = placed(G, D, placement=placement, ema_decay=ema_decay, sync_batchnorm=spec.sync_batchnorm)
-    iteration = Iteration(networks, loss, penalty, hp, placement, real_batches, config.seed)
+    iteration = Iteration(networks, loss, penalty, hp, placement, real_batches, config.seed, **what_d_sees)
     return placement, how, real_batches, networks, iteration
 
 
-def _recorded_placement(path: Path, saved: dict[str, Any]) -> dict[str, Any]:
-    """The precision a run trained in, so that it resumes in the same one. Runs written before placement
-    was recorded have only ``bf16_autocast``, and channels_last went with it for convolution models."""
+def real_batches_for(
+    dataset: ImageDataset,
+    subset: slice,
+    batch_size: int,
+    seed: int,
+    placement: Placement,
+    conditioning: Conditioning | None,
+) -> RealBatches:
+    """The real batches of ``dataset[subset]``, with their labels for a conditional model only."""
+    if conditioning is None:
+        return RealBatches(dataset.images[subset], batch_size, seed, placement)
+    return LabeledBatches(dataset.images[subset], dataset.labels[subset], batch_size, seed, placement)
+
+
+def _recorded_placement(saved: dict[str, Any]) -> dict[str, Any]:
+    """The precision a run trained in, so that it resumes in the same one (ganzoo.engine.schema has checked
+    its types). Runs written before placement was recorded have only ``bf16_autocast``, and channels_last
+    went with it for convolution models."""
     recorded = saved.get("placement")
     if recorded is None:
         amp = saved.get("bf16_autocast")
         recorded = {"bf16_autocast": amp, "channels_last": amp}
-    if not isinstance(recorded, dict) or not all(
-        isinstance(recorded.get(key), (bool, type(None))) for key in ("bf16_autocast", "channels_last")
-    ):
-        raise ckpt.CheckpointError(
-            f"{path / ckpt.CONFIG_FILE}: 'placement' must hold true or false for bf16_autocast and "
-            f"channels_last; it was edited or damaged."
-        )
     return recorded
 
 

@@ -370,8 +370,11 @@ def sample_uint8(
     generator: torch.Generator | None = None,
     seed: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    labels: torch.Tensor | int | None = None,
 ) -> torch.Tensor:
     """``n`` images from ``G`` in eval mode as uint8 (N, C, H, W) on the CPU, drawn in batches.
+
+    A conditional G draws class ``labels`` (one int or int64 (n,)); by default every class equally often.
 
     Latents come from ``generator`` or, if None, a CPU generator seeded with ``seed`` (default 0), and do
     not depend on ``batch_size``. G's train/eval mode is restored afterwards: batch norm in train mode
@@ -382,11 +385,20 @@ def sample_uint8(
     if generator is None:
         generator = torch.Generator().manual_seed(0 if seed is None else seed)
     latents = G.sample_latent(n, generator=generator)  # all at once: the images do not depend on batch_size
+    if G.conditional:
+        labels = G.labels_for(n, labels)
+    elif labels is not None:
+        raise UsageError("this generator is not class-conditional; it takes no labels.")
     was_training = G.training
     G.eval()
     try:
         batches = [
-            to_uint8(G(latents[start : start + batch_size])).cpu() for start in range(0, n, batch_size)
+            to_uint8(
+                G(latents[start : start + batch_size])
+                if labels is None
+                else G(latents[start : start + batch_size], labels[start : start + batch_size])
+            ).cpu()
+            for start in range(0, n, batch_size)
         ]
     finally:
         G.train(was_training)
