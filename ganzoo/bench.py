@@ -236,6 +236,7 @@ def _run_benchmark(config: BenchConfig, console, display: BenchProgress) -> dict
         random_subset(test_data.images, n_eval, 0, test_data.qualified_name),
         config.features,
         kid_subsets=KID_SUBSETS,
+        cache=True,  # the test split's features, computed once per extractor and sample (reference_cache.py)
     )
     display.phase(f"real-data floor: FID of {n_eval} {name}:train against {n_eval} {name}:test images")
     floor = evaluator.evaluate(random_subset(train_data.images, n_eval, 1, train_data.qualified_name))
