@@ -115,6 +115,10 @@ def hold(path: Path) -> None:
             f"run directory {path} is in use by another process (pid {holder or 'unknown'}); wait for it to "
             f"end or stop it, or choose another --out."
         ) from None
+    except OSError as exc:  # a file system without locks (some network ones): train, but say so
+        from ganzoo.console import warn
+
+        warn(f"cannot lock {lock_path} ({exc.strerror or exc}); nothing stops a second process using {path}.")
     handle.truncate(0)
     handle.write(f"{os.getpid()}\n")
     handle.flush()
