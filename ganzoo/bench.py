@@ -19,8 +19,10 @@ import torch
 
 import ganzoo
 from ganzoo import checkpoint as ckpt
+from ganzoo.augment import build_pipeline
+from ganzoo.bench_restart import restartable
 from ganzoo.conditioning import hyperparameters_for
-from ganzoo.datasets.base import DatasetOptions, load_dataset, split_source_name
+from ganzoo.datasets.base import DatasetOptions, ImageDataset, load_dataset, split_source_name
 from ganzoo.engine import Callback, TrainConfig, Trainer, select_device
 from ganzoo.errors import UsageError
 from ganzoo.images import save_grid
@@ -51,6 +53,8 @@ class BenchConfig:
     out: Path = Path("bench-results")  # results directory
     device: str = "auto"  # training device
     overrides: list[str] = field(default_factory=list)  # hyperparameter overrides applied to every model
+    augment: list[str] = field(default_factory=list)  # DiffAugment names applied in every run (--augment)
+    train_subset: int | None = None  # train on this many train-split images, drawn with each run's seed
     progress: bool = True
 
     @classmethod
@@ -72,6 +76,8 @@ class BenchConfig:
             raise UsageError(f"--n-eval must be at least 2, got {self.n_eval}.")
         if self.eval_every is not None and self.eval_every <= 0:
             raise UsageError(f"--eval-every must be positive, got {self.eval_every}.")
+        if self.train_subset is not None and self.train_subset <= 0:
+            raise UsageError(f"--train-subset must be positive, got {self.train_subset}.")
 
 
 @dataclass
@@ -193,6 +199,9 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
     test_data = load_dataset(name, "test", DatasetOptions())
     # Everything a user can get wrong fails here, before minutes of work and before --out is created.
     select_device(config.device)
+    build_pipeline(config.augment)
+    if config.train_subset is not None and config.train_subset > len(train_data):
+        raise UsageError(f"--train-subset {config.train_subset}: {name}:train holds only {len(train_data)} images.")
     for spec in specs:
         hp = TrainConfig(model=spec.name, overrides=list(config.overrides)).hyperparameters(spec)
         hp = hyperparameters_for(spec, hp, train_data)
@@ -236,6 +245,8 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
         },
         "reference_split": f"{name}:test",
         "training_split": f"{name}:train",
+        "training_subset": config.train_subset,  # images of the train split each run trained on; None: all
+        "augment": config.augment,
         "feature_extractor": {"name": evaluator.extractor_name, "sha256": evaluator.extractor_sha256},
         "n_real": n_eval,
         "n_fake": n_eval,
@@ -270,15 +281,23 @@ def _train_one(model, seed, config, train_data, evaluator, out, say) -> SeedResu
         seed=seed,
         out=str(run_dir),
         overrides=list(config.overrides),
+        augment=list(config.augment),
         device=config.device,
         sample_every=0,
         checkpoint_every=0,
         progress=False,
     )
-    trainer = Trainer(train_config, callbacks=[callback], dataset=train_data)
+    # A rerun of an interrupted bench into its --out replaces the runs it left (only ganzoo run directories).
+    trainer = Trainer(
+        train_config,
+        callbacks=[callback],
+        dataset=training_images(train_data, config.train_subset, seed),
+        overwrite=True,
+    )
     budget = f"{config.steps} steps" if config.steps else f"{config.time_budget:.0f} s"
     say(f"Training {model} (seed {seed}) for {budget} ...")
-    run = trainer.run()
+    with restartable(out, model, seed):
+        run = trainer.run()
     metrics = run.metrics()
     rates = [m["images_per_second"] for m in metrics]
     final = callback.evaluations[-1]
@@ -294,6 +313,15 @@ def _train_one(model, seed, config, train_data, evaluator, out, say) -> SeedResu
         images_per_second=statistics.median(rates) if rates else float("nan"),
         evaluations=callback.evaluations,
     )
+
+
+def training_images(train_data: ImageDataset, n: int | None, seed: int) -> ImageDataset:
+    """The train split, or ``n`` of its images drawn with ``seed`` (the same for every model of a seed)."""
+    if n is None or n == len(train_data):
+        return train_data
+    chosen = torch.randperm(len(train_data), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    labels = train_data.labels[chosen] if train_data.labels is not None else None
+    return ImageDataset(train_data.name, train_data.split, train_data.images[chosen], labels, train_data.license)
 
 
 def _summarise(model: str, seeds: list[SeedResult]) -> dict[str, Any]:
@@ -351,7 +379,7 @@ def results_markdown(results: dict[str, Any]) -> str:
         f"FID and KID of each model's EMA generator (eval mode) against `{results['reference_split']}`, "
         f"{results['n_fake']} generated vs {results['n_real']} real images, features `"
         f"{results['feature_extractor']['name']}` (sha256 {results['feature_extractor']['sha256'][:12]}...). "
-        f"Trained on `{results['training_split']}`; seeds {results['seeds']}; budget "
+        f"Trained on `{results['training_split']}`{_training_note(results)}; seeds {results['seeds']}; budget "
         + (
             f"{results['budget']['steps']} steps"
             if results["budget"]["steps"]
@@ -375,6 +403,11 @@ def results_markdown(results: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines) + conditional.bench_markdown(results)
+
+
+def _training_note(results: dict[str, Any]) -> str:
+    note = f" ({results['training_subset']} images of it per seed)" if results.get("training_subset") else ""
+    return note + (f" with augmentation {','.join(results['augment'])}" if results.get("augment") else "")
 
 
 def plot_fid_against_time(results: dict[str, Any], path: Path) -> None:

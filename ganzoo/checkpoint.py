@@ -136,7 +136,13 @@ def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
 
 
 def latest_checkpoint(run_dir: Path) -> tuple[dict[str, Any], Path]:
-    """The newest checkpoint of a run that loads; a damaged newer one is skipped with its reason."""
+    """The newest checkpoint of a run that loads; a damaged newer one is skipped."""
+    state, path, _ = newest_loadable_checkpoint(run_dir)
+    return state, path
+
+
+def newest_loadable_checkpoint(run_dir: Path) -> tuple[dict[str, Any], Path, list[tuple[Path, str]]]:
+    """(state, path, skipped): the newest checkpoint that loads, and each newer one that did not, with why."""
     candidates = list_checkpoints(run_dir)
     if not candidates:
         raise CheckpointError(
@@ -144,24 +150,42 @@ def latest_checkpoint(run_dir: Path) -> tuple[dict[str, Any], Path]:
             f"checkpoint. Start it again with `ganzoo train --out {run_dir} --overwrite` and its options, or "
             "choose another --out."
         )
-    problems = []
+    skipped: list[tuple[Path, str]] = []
     for _, path in reversed(candidates):
         try:
-            return load_checkpoint(path), path
+            return load_checkpoint(path), path, skipped
         except CheckpointError as exc:
-            problems.append(str(exc))
-    raise CheckpointError("no loadable checkpoint in " + f"{run_dir}: " + " ".join(problems))
+            skipped.append((path, str(exc)))
+    raise CheckpointError(
+        "no loadable checkpoint in " + f"{run_dir}: " + " ".join(reason for _, reason in skipped)
+    )
+
+
+DAMAGED_SUFFIX = ".damaged"  # a checkpoint that does not load is renamed aside, not deleted
 
 
 def prune_checkpoints(run_dir: Path, keep: int) -> None:
-    """Keep the newest ``keep`` checkpoints; also remove temp files that a killed writer left behind."""
+    """Keep the newest ``keep`` checkpoints; also remove temp files that killed writers left behind."""
     for _, path in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
         path.unlink(missing_ok=True)
-    directory = Path(run_dir) / CHECKPOINT_DIR
+    remove_dead_writers_leftovers(run_dir)
+    remove_dead_writers_leftovers(Path(run_dir) / CHECKPOINT_DIR)
+
+
+def is_dead_writers_leftover(path: Path) -> bool:
+    """A temp file of :func:`atomic_write_bytes` whose writing process is gone."""
+    name = Path(path).name
+    if not (name.startswith(".") and ".tmp-" in name):
+        return False
+    writer = name.rpartition(".tmp-")[2]
+    return writer.isdigit() and not _process_alive(int(writer))
+
+
+def remove_dead_writers_leftovers(directory: Path) -> None:
+    directory = Path(directory)
     for leftover in directory.glob(".*.tmp-*") if directory.is_dir() else []:
-        writer = leftover.name.rpartition("-")[2]
-        if writer.isdigit() and not _process_alive(int(writer)):
-            leftover.unlink(missing_ok=True)
+        if is_dead_writers_leftover(leftover):
+            _remove_quietly(leftover)
 
 
 def _process_alive(pid: int) -> bool:
@@ -214,7 +238,9 @@ def resolve_generator_file(path: Path) -> Path:
             return path / FINAL_GENERATOR
         steps = list_checkpoints(path)
         if not steps:
-            raise CheckpointError(f"{path} holds neither {FINAL_GENERATOR} nor checkpoints/; is it a run directory?")
+            raise CheckpointError(
+                f"{path} holds neither {FINAL_GENERATOR} nor checkpoints/; is it a run directory?"
+            )
         return steps[-1][1]
     if not path.exists():
         raise CheckpointError(f"no run directory or checkpoint at {path}.")

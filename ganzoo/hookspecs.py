@@ -2,7 +2,7 @@
 
 Every hook receives a ``register`` callable and returns nothing ("register, don't return"). A plugin
 may implement any subset of the hooks and may accept fewer arguments than a spec lists. docs/plugins.md
-documents each hook for plugin authors; the registry (ganzoo/registry.py) validates what they register.
+documents each hook for plugin authors; ganzoo/plugin_checks.py validates what they register.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from ganzoo.augment import Augmentation
     from ganzoo.datasets.base import DatasetSource
     from ganzoo.losses import Loss, Penalty
     from ganzoo.metrics.extractors import FeatureExtractorSpec
@@ -40,9 +41,21 @@ def register_losses(register: Callable[[Loss | Penalty], None]) -> None:
     """Register adversarial losses and discriminator penalties: ``register(loss_or_penalty)``.
 
     Pass an instance of a :class:`ganzoo.Loss` subclass (``discriminator_loss(real_scores, fake_scores)``,
-    ``generator_loss(fake_scores)``) or of a :class:`ganzoo.Penalty` subclass (``__call__(discriminator,
+    ``generator_loss(fake_scores)``, or ``generator_loss(fake_scores, real_scores)`` when the class sets
+    ``needs_real_scores = True``) or of a :class:`ganzoo.Penalty` subclass (``__call__(discriminator,
     real, fake)``), each with a unique class attribute ``name``; model specs name them in
     ``Hyperparameters.loss`` and ``Hyperparameters.penalty``. This hook runs before ``register_models``.
+    """
+
+
+@hookspec
+def register_augmentations(register: Callable[[Augmentation], None]) -> None:
+    """Register differentiable augmentations: ``register(augmentation)`` with a :class:`ganzoo.Augmentation`.
+
+    ``augmentation(images)`` takes a float batch (N, C, H, W) in [-1, 1] and returns one of the same shape,
+    drawing its random parameters per image from torch's global random stream and staying differentiable
+    (G's gradient flows through it). ``--augment NAME,...`` applies the named ones, in order, to every batch
+    D sees, real and generated. Each needs a unique class attribute ``name``. Runs before ``register_models``.
     """
 
 

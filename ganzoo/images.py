@@ -1,4 +1,5 @@
-"""Writing generated images: PNG grids and image folders that say they are synthetic, and .npz arrays."""
+"""Writing generated images: PNG grids and image folders that say they are synthetic, and .npz arrays;
+and the sizes that can work (a count or grid that would not fit in memory is refused before sampling)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,35 @@ import torch
 from PIL import Image, PngImagePlugin
 
 import ganzoo
+from ganzoo.errors import UsageError
+
+MAX_IMAGE_BYTES = 4 << 30  # the uint8 images one command may hold in memory at once
+MAX_GRID_SIDE = 32768  # pixels on a side of one PNG grid
+FOLDER_MARKER = ".ganzoo-samples"  # in a folder of PNGs ganzoo wrote; lists the images it wrote
+
+
+def check_image_budget(count: int, image_shape: tuple[int, ...], option: str = "--n") -> None:
+    """Refuse ``count`` images of ``image_shape`` when they would not fit in MAX_IMAGE_BYTES."""
+    per_image = math.prod(int(s) for s in image_shape)
+    most = max(1, MAX_IMAGE_BYTES // per_image)
+    if count > most:
+        shape = "x".join(str(s) for s in image_shape)
+        raise UsageError(
+            f"{option} {count} asks for {count} images of {shape} ({count * per_image / 2**30:.1f} GiB); at "
+            f"most {most} fit in {MAX_IMAGE_BYTES >> 30} GiB: ask for {most} or fewer."
+        )
+
+
+def check_grid_shape(rows: int, columns: int, image_shape: tuple[int, ...], padding: int = 2) -> None:
+    """Refuse a grid whose PNG would be larger than MAX_GRID_SIDE on a side."""
+    _, height, width = image_shape
+    tall, wide = rows * (height + padding) + padding, columns * (width + padding) + padding
+    if max(tall, wide) > MAX_GRID_SIDE:
+        raise UsageError(
+            f"--grid {rows}x{columns} makes a PNG of {wide}x{tall} pixels; a grid may be at most "
+            f"{MAX_GRID_SIDE} pixels on a side (at most {(MAX_GRID_SIDE - padding) // (width + padding)} "
+            f"columns and {(MAX_GRID_SIDE - padding) // (height + padding)} rows of {height}x{width} images)."
+        )
 
 
 def make_grid(images: torch.Tensor, rows: int, columns: int, padding: int = 2) -> np.ndarray:
@@ -49,7 +79,7 @@ def png_metadata(model: str, checkpoint_sha256: str | None, extra: dict[str, str
 
 def save_png(array: np.ndarray, path: Path, metadata) -> None:
     mode_array = array[..., 0] if array.shape[-1] == 1 else array
-    Image.fromarray(mode_array).save(path, pnginfo=metadata)
+    Image.fromarray(mode_array).save(path, format="PNG", pnginfo=metadata)  # whatever the name ends in
 
 
 def save_grid(
@@ -68,11 +98,42 @@ def save_grid(
     save_png(make_grid(images, rows, columns), Path(path), png_metadata(model, checkpoint_sha256, extra))
 
 
-def save_png_folder(images: torch.Tensor, directory: Path, *, model: str, checkpoint_sha256: str | None) -> None:
+def png_folder_problem(directory: Path, overwrite: bool) -> str | None:
+    """Why ``directory`` must not receive a folder of PNGs, or None. An existing folder is written into
+    only with ``overwrite``, and only when ganzoo made it (its marker file) or it is empty."""
+    if not directory.exists():
+        return None
+    if not directory.is_dir():
+        return f"{directory} is a file, not a folder"
+    if not overwrite:
+        return f"{directory} already exists"
+    if (directory / FOLDER_MARKER).is_file() or not any(directory.iterdir()):
+        return None
+    return f"{directory} is a folder that ganzoo did not write (it has no {FOLDER_MARKER}); --overwrite replaces only ganzoo's own image folders"
+
+
+def save_png_folder(
+    images: torch.Tensor, directory: Path, *, model: str, checkpoint_sha256: str | None
+) -> None:
+    """One PNG per image, NNNNNN.png, and a marker listing them. Writing into a folder ganzoo wrote before
+    first removes the images that folder's marker lists (and nothing else), so no stale image stays."""
     directory.mkdir(parents=True, exist_ok=True)
+    marker = directory / FOLDER_MARKER
+    if marker.is_file():
+        for name in marker.read_text(errors="replace").splitlines():
+            if name and "/" not in name and "\\" not in name and not name.startswith("."):
+                (directory / name).unlink(missing_ok=True)
+    names = [f"{index:06d}.png" for index in range(len(images))]
+    marker.write_text("".join(name + "\n" for name in names))  # before the images: a kill leaves it right
     metadata = png_metadata(model, checkpoint_sha256)
-    for index, image in enumerate(images.permute(0, 2, 3, 1).cpu().numpy()):
-        save_png(image, directory / f"{index:06d}.png", metadata)
+    for name, image in zip(names, images.permute(0, 2, 3, 1).cpu().numpy()):
+        save_png(image, directory / name, metadata)
+
+
+def npz_path(path: Path) -> Path:
+    """The file numpy writes for ``path``: it adds .npz to a name that does not end in it."""
+    path = Path(path)
+    return path if path.name.endswith(".npz") else path.with_name(path.name + ".npz")
 
 
 def save_npz(
@@ -86,7 +147,7 @@ def save_npz(
     """uint8 ``images`` (and, for a conditional model, the int64 ``labels`` they were drawn with)."""
     extra = {} if labels is None else {"labels": labels.cpu().numpy().astype(np.int64)}
     np.savez_compressed(
-        path,
+        npz_path(path),
         images=images.cpu().numpy(),
         **extra,
         model=np.array(model),

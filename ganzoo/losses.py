@@ -1,12 +1,14 @@
 """Adversarial losses and discriminator penalties as small objects, chosen by name from a registry.
 
 Scores are the discriminator's raw outputs, shape (N,): logits for the BCE losses, critic values for the
-Wasserstein and hinge losses. Every method returns a scalar to minimise.
+Wasserstein and hinge losses. Every method returns a scalar to minimise. A loss that compares real and fake
+scores in the generator's objective too (the relativistic ones) says so with ``needs_real_scores``.
 """
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -15,16 +17,34 @@ from torch import nn
 
 
 class Loss(abc.ABC):
-    """An adversarial objective: what D minimises on real and fake scores, and what G minimises."""
+    """An adversarial objective: what D minimises on real and fake scores, and what G minimises.
+
+    The engine calls ``discriminator_loss(real_scores, fake_scores)`` once per critic step and
+    ``generator_loss(fake_scores)`` once per generator step, on the scores of that step's batches. A loss
+    whose class sets ``needs_real_scores = True`` is called as ``generator_loss(fake_scores, real_scores)``
+    instead: the engine then scores a batch of real images with the same D in the generator step (without
+    gradients; they are constants for G). Other losses pay nothing for it. The same loss object serves a
+    whole run (and every model using it), so it should keep no state between calls.
+    """
 
     name: ClassVar[str]
     summary: ClassVar[str] = ""
+    needs_real_scores: ClassVar[bool] = False  # True: generator_loss also receives the real scores
 
     @abc.abstractmethod
     def discriminator_loss(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor: ...
 
     @abc.abstractmethod
-    def generator_loss(self, fake_scores: torch.Tensor) -> torch.Tensor: ...
+    def generator_loss(self, fake_scores: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
+        """G's loss; ``(fake_scores)``, or ``(fake_scores, real_scores)`` when ``needs_real_scores``."""
+
+
+def generator_loss(loss: Loss, fake_scores: torch.Tensor, real_scores: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """``loss.generator_loss`` called the way the loss asks: ``real_scores()`` is evaluated only when it
+    declares ``needs_real_scores``, so that the engine and the conformance kit score real images only then."""
+    if getattr(loss, "needs_real_scores", False):
+        return loss.generator_loss(fake_scores, real_scores())
+    return loss.generator_loss(fake_scores)
 
 
 class Penalty(abc.ABC):
@@ -89,6 +109,32 @@ class LeastSquaresLoss(Loss):
         return 0.5 * (fake_scores - 1.0).square().mean()
 
 
+class RelativisticLoss(Loss):
+    name = "relativistic"
+    summary = "RSGAN: BCE on C(real) - C(fake) of paired samples (Jolicoeur-Martineau 2018)"
+    needs_real_scores = True
+
+    def discriminator_loss(self, real_scores, fake_scores):
+        return F.softplus(fake_scores - real_scores).mean()  # -log sigmoid(C(x_r) - C(x_f))
+
+    def generator_loss(self, fake_scores, real_scores):
+        return F.softplus(real_scores - fake_scores).mean()  # -log sigmoid(C(x_f) - C(x_r))
+
+
+class RelativisticAverageLoss(Loss):
+    name = "relativistic-average"
+    summary = "RaGAN: BCE on each score minus the other side's mean score (Jolicoeur-Martineau 2018)"
+    needs_real_scores = True
+
+    def discriminator_loss(self, real_scores, fake_scores):
+        # -log sigmoid(C(x_r) - E C(x_f)) - log(1 - sigmoid(C(x_f) - E C(x_r)))
+        return F.softplus(fake_scores.mean() - real_scores).mean() + F.softplus(fake_scores - real_scores.mean()).mean()
+
+    def generator_loss(self, fake_scores, real_scores):
+        # The same with the roles of real and fake swapped.
+        return F.softplus(real_scores.mean() - fake_scores).mean() + F.softplus(real_scores - fake_scores.mean()).mean()
+
+
 def _input_gradients(discriminator: nn.Module, images: torch.Tensor) -> torch.Tensor:
     images = images.detach().requires_grad_(True)
     scores = discriminator(images)
@@ -121,6 +167,8 @@ BUILTIN_LOSSES: tuple[Loss | Penalty, ...] = (
     WassersteinLoss(),
     HingeLoss(),
     LeastSquaresLoss(),
+    RelativisticLoss(),
+    RelativisticAverageLoss(),
     GradientPenalty(),
     R1Penalty(),
 )

@@ -2,8 +2,12 @@
 the benchmark and distributed training rely on it. Call it from your plugin's tests::
 
     from ganzoo.testing import check_model
+    import my_plugin
     def test_my_model():
-        check_model(MY_SPEC)
+        check_model(my_plugin.SPEC, plugin=my_plugin)
+
+``plugin`` registers the module's (or object's) losses, penalties and augmentations for the check, so that a
+package whose model uses its own loss is testable before it is installed.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ import io
 import torch
 import torch.nn.functional as F
 
+from ganzoo import losses
+from ganzoo.augment import Augmentation
 from ganzoo.conditioning import split_output
 from ganzoo.interfaces import Discriminator, Generator, ImageShape, balanced_labels
-from ganzoo.registry import zoo
+from ganzoo.registry import Zoo, zoo
 from ganzoo.spec import Hyperparameters, ModelSpec, check_model_outputs
 
 
@@ -40,27 +46,77 @@ def small_hyperparameters(spec: ModelSpec) -> Hyperparameters:
     )
 
 
+LATENT_SCALES = (10.0, 100.0)  # G is also driven with z times these: its output must stay in [-1, 1]
+
+
 def check_model(
     spec: ModelSpec,
     image_shapes: list[ImageShape] | None = None,
     hyperparameters: Hyperparameters | None = None,
+    *,
+    plugin: object | None = None,
 ) -> None:
     """Check ``spec`` for every supported image shape (or those given); raise ConformanceError on a failure.
 
-    Checks: G and D build and are ganzoo Generator/Discriminator instances; output shapes and the [-1, 1]
-    range; gradients reach every parameter of G and D; a seed gives the same samples; a state_dict round
-    trip gives the same outputs; one optimisation step on the CPU changes the weights and keeps losses finite.
+    Checks: G and D build and are ganzoo Generator/Discriminator instances; output shapes; the [-1, 1] range,
+    also for latents scaled by 10 and 100 (only a bounded output layer such as tanh passes); gradients reach
+    every parameter of G and D; a seed gives the same samples; a state_dict round trip gives the same
+    outputs; one optimisation step on the CPU changes the weights and keeps losses finite.
     Conditional specs are called with labels, and the label must change G's images and D's scores (or, with
     an auxiliary classifier, D's class logits must have one column per class).
+
+    ``plugin``: the module or object whose hooks register the losses, penalties and augmentations the spec
+    uses, when it is not installed; its augmentations are checked too (:func:`check_augmentation`).
     """
     if not isinstance(spec, ModelSpec):
         raise ConformanceError(f"expected a ganzoo.ModelSpec, got {type(spec).__name__}")
+    registry = _registry_with(plugin)
     hp = hyperparameters or small_hyperparameters(spec)
     hp.validate()
-    loss = zoo().losses.get(hp.loss)
-    penalty = zoo().penalties.get(hp.penalty) if hp.penalty else None
+    loss = registry.losses.get(hp.loss)
+    penalty = registry.penalties.get(hp.penalty) if hp.penalty else None
     for shape in image_shapes or list(spec.image_shapes):
         _check_shape(spec, tuple(shape), hp, loss, penalty)
+    if plugin is not None:
+        info = registry.plugins.get(registry.plugin_manager.get_name(plugin) or "")
+        for name in info.registered.get("augmentations", []) if info is not None else []:
+            check_augmentation(registry.augmentations.get(name), image_shapes or list(spec.image_shapes))
+
+
+def check_augmentation(augmentation: Augmentation, image_shapes: list[ImageShape] | None = None) -> None:
+    """Check a differentiable augmentation: same shape and dtype out, finite, and the gradient reaches the input."""
+    for shape in image_shapes or [(1, 28, 28), (3, 32, 32)]:
+        images = (torch.rand(4, *shape) * 2 - 1).requires_grad_(True)
+        where = f"augmentation {augmentation.name!r} at {'x'.join(map(str, shape))}"
+        try:
+            out = augmentation(images)
+        except Exception as exc:
+            raise ConformanceError(f"{where}: failed: {type(exc).__name__}: {exc}") from exc
+        if not isinstance(out, torch.Tensor) or out.shape != images.shape or out.dtype != images.dtype:
+            got = f"{out.dtype} {tuple(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ConformanceError(f"{where}: returned {got}, not {images.dtype} {tuple(images.shape)}")
+        if not torch.isfinite(out).all():
+            raise ConformanceError(f"{where}: non-finite outputs")
+        if not out.requires_grad:
+            raise ConformanceError(f"{where}: not differentiable (its output has no graph), so G cannot learn through it")
+        (gradient,) = torch.autograd.grad(out.sum(), images, allow_unused=True)
+        if gradient is None or not torch.isfinite(gradient).all():
+            raise ConformanceError(f"{where}: no finite gradient reaches the input images")
+
+
+def _plugin_name(plugin: object) -> str:
+    return getattr(plugin, "__name__", None) or type(plugin).__name__  # as Zoo names its extra plugins
+
+
+def _registry_with(plugin: object | None) -> Zoo:
+    """The process-wide registry, or, for a plugin it lacks, a separate one with the plugin added."""
+    if plugin is None or any(p is plugin for p in zoo().plugin_manager.get_plugins()):
+        return zoo()
+    trial = Zoo(extra_plugins=[plugin]).load()
+    info = trial.plugins.get(_plugin_name(plugin))
+    if info is not None and info.error:
+        raise ConformanceError(f"plugin {info.name!r} cannot be registered: {info.error}")
+    return trial
 
 
 def _check_shape(spec, shape, hp, loss, penalty) -> None:
@@ -82,6 +138,7 @@ def _check_shape(spec, shape, hp, loss, penalty) -> None:
         _fail(spec, shape, "generator output shape", f"{tuple(images.shape)} != {(n, *shape)}")
     if not torch.isfinite(images).all() or images.min() < -1.0 - 1e-6 or images.max() > 1.0 + 1e-6:
         _fail(spec, shape, "generator range", f"outputs span [{images.min():.3f}, {images.max():.3f}], not [-1, 1]")
+    _check_bounded(spec, shape, G, gen, n)
     scores = disc(images)
     if tuple(scores.shape) != (n,):
         _fail(spec, shape, "discriminator output shape", f"{tuple(scores.shape)} != ({n},)")
@@ -137,7 +194,8 @@ def _check_shape(spec, shape, hp, loss, penalty) -> None:
     opt_D.step()
     opt_G.zero_grad(set_to_none=True)
     fake = G.sample(n, labels=labels)
-    g_loss = loss.generator_loss(disc(fake)) + _class_loss(spec, D, (fake,), labels)
+    g_loss = losses.generator_loss(loss, disc(fake), lambda: disc(real).detach())
+    g_loss = g_loss + _class_loss(spec, D, (fake,), labels)
     g_loss.backward()
     opt_G.step()
     if not (torch.isfinite(d_loss) and torch.isfinite(g_loss)):
@@ -189,4 +247,21 @@ def _check_labels_matter(spec, shape, G, D, labels, num_classes) -> None:
         _fail(spec, shape, "conditioning", "the discriminator gave the same scores for other labels")
 
 
-__all__ = ["ConformanceError", "check_model", "small_hyperparameters"]
+def _check_bounded(spec, shape, G, generate, n) -> None:
+    """An untrained G's outputs may happen to lie in [-1, 1] without a bounded output layer; large latents
+    (in eval mode, where batch norm does not rescale them away) push an unbounded one out."""
+    G.eval()
+    with torch.no_grad():
+        z = G.sample_latent(n, generator=torch.Generator().manual_seed(2))
+        for scale in LATENT_SCALES:
+            images = generate(z * scale)
+            if not torch.isfinite(images).all() or images.abs().max() > 1.0 + 1e-6:
+                _fail(
+                    spec, shape, "generator range",
+                    f"G(z * {scale:g}) spans [{images.min():.3f}, {images.max():.3f}], not [-1, 1]; end the "
+                    f"generator with a bounded layer such as tanh",
+                )
+    G.train()
+
+
+__all__ = ["ConformanceError", "check_augmentation", "check_model", "small_hyperparameters"]

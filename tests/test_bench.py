@@ -6,6 +6,7 @@ import json
 import math
 
 import pytest
+import torch
 from click.testing import CliRunner
 from PIL import Image
 
@@ -89,6 +90,9 @@ def test_cli_prints_one_table_with_both_models_and_the_floor(tmp_path):
         (["--model", "nosuchgan"], "unknown model"),
         (["--model", "dcgan", "--features", "nosuch"], "unknown feature extractor"),
         (["--model", "dcgan", "--n-eval", "0"], "n-eval"),
+        (["--model", "dcgan", "--augment", "cutoff"], "unknown augmentation 'cutoff'"),
+        (["--model", "dcgan", "--train-subset", "0"], "train-subset"),
+        (["--model", "dcgan", "--train-subset", "20000"], "holds only 10000 images"),
         ([], "at least one"),
     ],
 )
@@ -96,6 +100,27 @@ def test_bad_options_exit_2_without_traceback(args, message):
     result = CliRunner().invoke(cli, ["bench", *args])
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_a_subset_with_augmentation_is_trained_on_and_recorded(tmp_path):
+    from ganzoo import load_dataset
+    from ganzoo.bench import training_images
+
+    args = ["bench", "--model", "vanilla", "--steps", "2", "--n-eval", "200", "--train-subset", "100",
+            "--augment", "translation,cutout", "--out", str(tmp_path / "b")]
+    for item in TINY:
+        args += ["--set", item]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert (data["training_subset"], data["augment"]) == (100, ["translation", "cutout"])
+    assert "100 images of it per seed" in (tmp_path / "b" / "results.md").read_text()
+    run = json.loads((tmp_path / "b" / "runs" / "vanilla-seed0" / "config.json").read_text())
+    assert run["train"]["augment"] == ["translation", "cutout"]
+    train = load_dataset("mnist-10k:train")
+    first, again, other = (training_images(train, 100, seed) for seed in (0, 0, 1))
+    assert len(first) == 100 and torch.equal(first.images, again.images) and not torch.equal(first.images, other.images)
+    assert (run["dataset"]["size"], run["dataset"]["fingerprint"]) == (100, first.fingerprint)  # seed 0's subset
 
 
 def test_parse_duration():

@@ -5,10 +5,17 @@ The goal is the argument and validation layer, so the expensive part behind it i
 inputs are accepted: Trainer.run returns at once, the bench stops where its first FID evaluation would
 start, `ganzoo fid` scores at most 64 images per source, and downloads fail as on a machine offline.
 Examples are drawn deterministically; GANZOO_FUZZ_EXAMPLES=N draws N random examples per command instead.
+
+The hostile round (issue 15) draws from the value classes that once crashed a command: huge counts,
+negative numbers, values of the wrong type, rich markup and odd bytes in names, on the command line and in
+the files a resume reads back (config.json, metrics.jsonl, a checkpoint). GANZOO_FUZZ_REPORT=FILE writes
+how many command lines were tried and how many ended in a traceback.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import shutil
 import traceback
@@ -18,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -28,7 +36,7 @@ import ganzoo.bench
 import ganzoo.commands.metrics
 from ganzoo import registry
 from ganzoo.cli import cli
-from ganzoo.engine import Run, Trainer
+from ganzoo.engine import Run, TrainConfig, Trainer
 
 EXAMPLES = int(os.environ.get("GANZOO_FUZZ_EXAMPLES", "0"))
 MODELS = ["dcgan", "vanilla", "wgan-gp", "wgan", "DCGAN", "dcgn", "tinygan"]
@@ -139,9 +147,14 @@ def fuzz(examples: int):
     )
 
 
+TALLY = {"tried": 0, "tracebacks": 0}
+
+
 def check(args: list[str]) -> None:
+    TALLY["tried"] += 1
     result = CliRunner().invoke(cli, args, prog_name="ganzoo")
     if result.exception is not None and not isinstance(result.exception, SystemExit):
+        TALLY["tracebacks"] += 1
         details = "".join(traceback.format_exception(*result.exc_info))
         pytest.fail(f"ganzoo {args} raised an unhandled exception:\n{details}")
     assert result.exit_code in (0, 1, 2), (args, result.exit_code, result.output)
@@ -217,6 +230,8 @@ def workspace(tmp_path_factory):
         patch.setattr(ganzoo.commands.metrics, "load_image_source", at_most_64_images)
         yield root
     registry.reset()
+    if os.environ.get("GANZOO_FUZZ_REPORT"):
+        Path(os.environ["GANZOO_FUZZ_REPORT"]).write_text(json.dumps(TALLY) + "\n")
 
 
 DATASET_OPTIONS = {
@@ -379,3 +394,198 @@ def test_the_stubs_leave_the_checks_in_place(workspace):
         cli, ["train", "--out", "runs/z", "--set", "generator_width=4", "--steps", "3"]
     )
     assert accepted.exit_code == 0 and Path("runs/z/config.json").is_file(), accepted.output
+
+
+# -- the hostile round (issue 15) ----------------------------------------------------------------------------
+
+HUGE = ["1000000000", "99999999999999999999", "1e400", "2147483648", "4096", "100000x100000", "65536x1"]
+NEGATIVE = ["-1", "-50", "-0", "-1e3", "-2x4", "-inf"]
+WRONG_TYPE = ["abc", "1.5", "0x10", "[1]", "{}", "true", "none", "", " "]
+MARKUP = ["r[/x]", "x[bold red]y", "[link=file:///etc]z[/link]", "a[/]b", "[red]", "\\[x]"]
+ODD = ["caf\udce9", "tab\there", "new\nline", "\u202eevil", "..", "~", " lead", "ünï", "emoji🙂", "-"]
+HOSTILE_VALUE = st.sampled_from(HUGE + NEGATIVE + WRONG_TYPE + MARKUP + ODD)
+HOSTILE_NAME = st.builds(
+    "{}{}{}".format,
+    st.sampled_from(["", "runs/", "new/"]),
+    st.sampled_from(MARKUP + ODD),
+    st.sampled_from(["", ".png", ".npz", ".pt", "/x.png"]),
+)
+HOSTILE_PATH = st.one_of(
+    HOSTILE_NAME, st.sampled_from(["m[bold]run", "caf\udce9run", "d[/x].npz", "pics[bold red]"])
+)
+
+
+def hostile(strategy: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    return st.one_of(HOSTILE_VALUE, strategy)
+
+
+@pytest.fixture(scope="module")
+def hostile_workspace(workspace):
+    """The workspace, plus a run, an .npz and an image folder whose names are markup or odd bytes."""
+    for name in ("m[bold]run", "caf\udce9run"):
+        shutil.copytree(workspace / "run", workspace / name)
+        (workspace / name / ".lock").unlink(missing_ok=True)
+    (workspace / "d[").mkdir()
+    shutil.copy(workspace / "digits.npz", workspace / "d[" / "x].npz")
+    pictures = workspace / "pics[bold red]"
+    (pictures / "sub[" / "z]").mkdir(parents=True)
+    for index in range(4):
+        Image.new("L", (20, 20), color=40 * index).save(pictures / f"{index}.png")
+    (pictures / "sub[" / "z]" / "bad.png").write_bytes(b"not a png")
+    return workspace
+
+
+HOSTILE_COMMAND_LINES = {
+    "train": command_line(
+        "train",
+        [],
+        {
+            "--out": HOSTILE_PATH,
+            "--steps": hostile(st.just("3")),
+            "--seed": HOSTILE_VALUE,
+            "--batch-size": HOSTILE_VALUE,
+            "--dataset": hostile(st.sampled_from(["folder:pics[bold red]", "folder:caf\udce9", "mnist-10k"])),
+            "--image-size": HOSTILE_VALUE,
+            "--set": st.builds("{}={}".format, st.sampled_from(HYPERPARAMETERS), HOSTILE_VALUE),
+            "--resume": hostile(st.sampled_from(["m[bold]run", "caf\udce9run"])),
+            "--keep-checkpoints": HOSTILE_VALUE,
+            "--no-progress": None,
+        },
+    ),
+    "sample": command_line(
+        "sample",
+        [hostile(st.sampled_from(["run", "m[bold]run", "caf\udce9run"]))],
+        {
+            "--n": HOSTILE_VALUE,
+            "--grid": HOSTILE_VALUE,
+            "--output": HOSTILE_PATH,
+            "--format": pick("grid", "npz", "png-dir"),
+            "--overwrite": None,
+            "--seed": HOSTILE_VALUE,
+        },
+    ),
+    "fid": command_line(
+        "fid",
+        [hostile(st.sampled_from(["d[/x].npz", "folder:pics[bold red]", "run"])), st.just("digits.npz")],
+        {"--n": HOSTILE_VALUE, "--seed": HOSTILE_VALUE, "--kid-subset-size": HOSTILE_VALUE, "--json": None},
+    ),
+    "bench": command_line(
+        "bench",
+        [],
+        {"--model": pick(*MODELS), "--steps": HOSTILE_VALUE, "--out": HOSTILE_PATH, "--seeds": HOSTILE_VALUE},
+    ),
+}
+
+
+@pytest.mark.parametrize("command", HOSTILE_COMMAND_LINES)
+@fuzz(40)
+@given(data=st.data())
+def test_no_hostile_command_line_ends_in_a_traceback(hostile_workspace, command, data):
+    check(data.draw(HOSTILE_COMMAND_LINES[command], label="args"))
+
+
+JSON_HOSTILE = st.sampled_from(
+    [
+        10**30,
+        10**12,
+        -50,
+        -1,
+        0,
+        1.5,
+        float("inf"),
+        float("nan"),
+        "0",
+        "64",
+        "r[/x]",
+        "caf\udce9",
+        "",
+        [1],
+        [],
+        {},
+        {"a": 1},
+        None,
+        True,
+        False,
+    ]
+)
+TENSOR_HOSTILE = st.sampled_from(
+    [
+        torch.zeros(1),
+        torch.tensor(-1),
+        torch.tensor(10**9),
+        torch.zeros(3, 3, dtype=torch.float64),
+        torch.zeros(0, dtype=torch.uint8),
+        torch.arange(5),
+    ]
+)
+TRAIN_FIELD_NAMES = [f.name for f in dataclasses.fields(TrainConfig)]
+RUN_FILE_FIELDS = st.one_of(
+    st.tuples(st.just("config"), st.sampled_from([*TRAIN_FIELD_NAMES, "nosuch"]), JSON_HOSTILE),
+    st.tuples(
+        st.just("config-top"),
+        st.sampled_from(["placement", "format_version", "image_shape", "model"]),
+        JSON_HOSTILE,
+    ),
+    st.tuples(
+        st.just("config-missing"), st.sampled_from(["model", "dataset", "seed", "overrides"]), st.none()
+    ),
+    st.tuples(st.just("metrics"), st.sampled_from(["step", "d_loss", "train_seconds"]), JSON_HOSTILE),
+    st.tuples(
+        st.just("checkpoint"),
+        st.sampled_from(
+            [
+                "step",
+                "train_seconds",
+                "world_size",
+                "sampler.position",
+                "sampler.permutation",
+                "sampler.generator",
+                "rng.torch",
+                "rng.numpy_keys",
+                "rng.numpy_position",
+                "rng.python",
+                "generator",
+                "ema_generator",
+                "optimizer_generator",
+                "optimizer_generator.param_groups",
+                "optimizer_discriminator.state",
+            ]
+        ),
+        st.one_of(JSON_HOSTILE, TENSOR_HOSTILE),
+    ),
+)
+
+
+def _edit_run(run: Path, where: str, field: str, value) -> None:
+    if where.startswith("config"):
+        config = json.loads((run / "config.json").read_text())
+        if where == "config":
+            config["train"][field] = value
+        elif where == "config-top":
+            config[field] = value
+        else:
+            del config["train"][field]
+        (run / "config.json").write_text(json.dumps(config))
+    elif where == "metrics":
+        with open(run / "metrics.jsonl", "a") as handle:
+            handle.write(json.dumps({"step": 1, field: value}) + "\n")
+    else:
+        path = run / "checkpoints" / "step_000002.pt"
+        state = torch.load(path, weights_only=True)
+        *parents, last = field.split(".")
+        target = state
+        for name in parents:
+            target = target[name]
+        target[last] = value
+        torch.save(state, path)
+
+
+@fuzz(30)
+@given(edit=RUN_FILE_FIELDS)
+def test_no_edited_run_file_ends_in_a_traceback(hostile_workspace, edit):
+    copy = hostile_workspace / "edited"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(hostile_workspace / "run", copy)
+    (copy / ".lock").unlink(missing_ok=True)
+    _edit_run(copy, *edit)
+    check(["train", "--resume", "edited", "--steps", "3", "--no-progress"])

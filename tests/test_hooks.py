@@ -136,6 +136,30 @@ def test_hook_register_losses(use_zoo):
     check_model(TINY, hyperparameters=hp)
 
 
+class InvertAugmentation(ganzoo.Augmentation):
+    name = "test-invert"
+    summary = "negate the images (a deterministic stand-in for a random transform)"
+
+    def __call__(self, images):
+        return -images
+
+
+def test_hook_register_augmentations(use_zoo):
+    from ganzoo.augment import build_pipeline
+    from ganzoo.testing import check_augmentation
+
+    zoo = use_zoo(load(plugin("AugmentPlugin", register_augmentations=lambda register: register(InvertAugmentation()))))
+    assert isinstance(zoo.augmentations.get("test-invert"), InvertAugmentation)
+    assert zoo.plugins["AugmentPlugin"].registered == {"augmentations": ["test-invert"]}
+    check_augmentation(zoo.augmentations.get("test-invert"))
+    # --augment names it beside a built-in; the pipeline applies them in the order given.
+    pipeline = build_pipeline(["test-invert", "cutout"])
+    assert pipeline.names == ["test-invert", "cutout"]
+    images = torch.rand(3, 1, 28, 28) + 0.1
+    out = pipeline(images)
+    assert ((out == 0) | (out == -images)).all() and (out == 0).any()
+
+
 class StripesSource(ganzoo.DatasetSource):
     name = "test-stripes"
     summary = "horizontal stripes, 8 images"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 import ganzoo
 from ganzoo.testing import ConformanceError, check_model
@@ -13,7 +14,7 @@ MODEL_NAMES = ganzoo.zoo().models.names()
 
 
 def test_the_builtins_are_registered():
-    assert {"vanilla", "dcgan", "wgan-gp"} <= set(MODEL_NAMES)
+    assert {"vanilla", "dcgan", "wgan-gp", "sngan", "ragan"} <= set(MODEL_NAMES)
     assert ganzoo.get_model("wgan").name == "wgan-gp"
 
 
@@ -27,6 +28,35 @@ def test_wgan_gp_follows_the_paper():
     assert (hp.critic_steps, hp.penalty, hp.penalty_weight, hp.loss) == (5, "gradient-penalty", 10.0, "wasserstein")
     _, critic = ganzoo.get_model("wgan").build()
     assert not any("BatchNorm" in type(m).__name__ for m in critic.modules())
+
+
+def test_sngan_follows_the_paper():
+    hp = ganzoo.get_model("sngan").defaults
+    assert (hp.loss, hp.penalty, hp.critic_steps) == ("hinge", None, 1)
+    assert (hp.generator_lr, hp.generator_betas) == (2e-4, (0.5, 0.999))  # the paper's setting C
+    _, D = ganzoo.get_model("sngan").build()
+    layers = [m for m in D.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    assert len(layers) == 6 and all(parametrize.is_parametrized(m, "weight") for m in layers)
+    assert not any("BatchNorm" in type(m).__name__ for m in D.modules())
+
+
+def test_sngan_layers_have_spectral_norm_one_after_training_passes():
+    torch.manual_seed(0)
+    _, D = ganzoo.get_model("sngan").build()
+    D.train()
+    for _ in range(30):  # each training forward pass runs one power iteration per layer
+        D(torch.randn(4, 1, 28, 28))
+    D.eval()
+    for module in D.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            sigma = torch.linalg.matrix_norm(module.weight.detach().flatten(1), ord=2)
+            assert sigma == pytest.approx(1.0, rel=0.05), module
+
+
+def test_ragan_uses_the_relativistic_average_loss():
+    spec = ganzoo.get_model("rasgan")
+    assert spec.name == "ragan" and spec.defaults.loss == "relativistic-average"
+    assert ganzoo.zoo().losses.get(spec.defaults.loss).needs_real_scores
 
 
 def test_dcgan_builds_every_documented_shape():

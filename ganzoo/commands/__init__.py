@@ -1,4 +1,5 @@
-"""The CLI's commands, one module per area; ganzoo.cli assembles them into the ``ganzoo`` group."""
+"""The CLI's commands, one module per area; ganzoo.cli names each (ganzoo.cli.COMMANDS) and imports a module
+only when one of its commands runs."""
 
 import click
 

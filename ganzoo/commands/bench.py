@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ganzoo.console import console, print_table
+from ganzoo.console import print_table, text_console
 from ganzoo.errors import UsageError
 from ganzoo.registry import zoo
 
@@ -35,17 +35,23 @@ def parse_duration(text: str) -> float:
 @click.option("--features", default="lenet-mnist", show_default=True, help="Feature extractor for FID/KID.")
 @click.option("--out", "-o", type=click.Path(path_type=Path), default=None, help="Results directory.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override for every model.")
+@click.option("--augment", default=None, metavar="NAMES",
+              help="DiffAugment for every run, e.g. translation,cutout (`ganzoo plugins` lists them).")
+@click.option("--train-subset", type=click.IntRange(min=1), default=None,
+              help="Train on N images of the train split, drawn with each run's seed.")
 @click.option("--device", default="auto", show_default=True, help="Training device.")
 @click.option("--quick", is_flag=True, help="A smoke run: a few seconds per model, 2000 samples.")
 def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_eval, features, out, overrides,
-          device, quick) -> None:
+          augment, train_subset, device, quick) -> None:
     """Train models under one budget and compare FID/KID against the test split and the real-data floor.
 
     \b
     ganzoo bench --model wgan --quick
     ganzoo bench --all --time-budget 4m --seeds 3
     ganzoo bench --model lsgan --model dcgan
+    ganzoo bench --model dcgan --train-subset 1000 --augment color,translation,cutout
     """
+    from ganzoo.augment import parse_augment
     from ganzoo.bench import TABLE_COLUMNS, BenchConfig, run_benchmark, table_rows
 
     if all_models and models:
@@ -64,6 +70,7 @@ def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_
         "eval_every": eval_every,
         "n_eval": n_eval,
         "time_budget": parse_duration(time_budget) if time_budget is not None else None,
+        "train_subset": train_subset,
     }
     given = {k: v for k, v in given.items() if v is not None}
     if out is None:
@@ -71,15 +78,12 @@ def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_
 
         out = Path("bench-results") / datetime.now().strftime("%Y%m%d-%H%M%S")
     common = dict(models=names, dataset=dataset, features=features, out=out, device=device,
-                  overrides=list(overrides), **given)
+                  overrides=list(overrides), augment=parse_augment(augment), **given)
     config = BenchConfig.quick(**common) if quick else BenchConfig(**common)
-    results = run_benchmark(config, console=console)
+    results = run_benchmark(config, console=text_console)  # plain text: paths are not markup
     print_table(
         f"FID against {results['reference_split']} ({results['n_fake']} samples, {results['feature_extractor']['name']})",
         TABLE_COLUMNS,
         table_rows(results),
     )
-    console.print(f"Results: {out / 'results.json'}, {out / 'results.md'}, plot {out / 'fid_vs_time.png'}")
-
-
-COMMANDS = [bench]
+    text_console.print(f"Results: {out / 'results.json'}, {out / 'results.md'}, plot {out / 'fid_vs_time.png'}")

@@ -31,8 +31,10 @@ POSITIVE = click.IntRange(min=1)
 @click.option("--intra-fid", is_flag=True, help="Also compute intra-class FID (per-class FID, averaged).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def cas(run: Path, test_split, count, seed, no_ceiling, intra_fid, as_json) -> None:
-    """Classification accuracy score of a conditional run: a fixed small CNN trained on N generated images
-    with balanced labels, tested on the real test split, beside the same recipe on N real training images.
+    """Classification accuracy score (CAS) of a conditional run.
+
+    A fixed small CNN trained on N generated images with balanced labels, tested on the real test split,
+    beside the same recipe on N real training images (the ceiling).
 
     \b
     ganzoo cas runs/cgan-pd
@@ -81,8 +83,10 @@ def cas(run: Path, test_split, count, seed, no_ceiling, intra_fid, as_json) -> N
     "--out", "-o", type=click.Path(path_type=Path), default=Path("augment-results"), show_default=True
 )
 def augment(model, dataset, real_images, generated, seeds, time_budget, steps, out) -> None:
-    """Augmentation gain: the classifier recipe on K real labeled images alone against K real plus generated
-    images from a conditional model trained on those same K images only, over several seeds.
+    """Whether generated images help a classifier when real labels are few.
+
+    The classifier recipe on K real labeled images alone against K real plus generated images from a
+    conditional model trained on those same K images only, over several seeds.
 
     \b
     ganzoo augment --model cgan-pd --k 1000 --seeds 3 --out augment-results
@@ -101,5 +105,3 @@ def augment(model, dataset, real_images, generated, seeds, time_budget, steps, o
     )
     console.print(json.dumps(results["summary"], indent=2))
 
-
-COMMANDS = [cas, augment]

@@ -159,6 +159,3 @@ def datasets(data_dir: Path | None, no_download: bool, as_json: bool) -> None:
         "Name one split as NAME:SPLIT (e.g. mnist-10k:test). Your own images: folder:PATH. "
         f"Files you already have: --data-dir DIR or ${DATA_DIR_ENV}."
     )
-
-
-COMMANDS = [datasets]

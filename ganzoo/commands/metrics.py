@@ -143,6 +143,3 @@ def _version(distribution: str) -> str:
     import importlib.metadata
 
     return importlib.metadata.version(distribution)
-
-
-COMMANDS = [fid]

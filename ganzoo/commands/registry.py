@@ -6,6 +6,7 @@ import dataclasses
 import os
 
 import click
+from rich.text import Text
 
 from ganzoo.console import print_json, print_table, warn
 from ganzoo.errors import UsageError
@@ -66,7 +67,7 @@ def why_no_models(z: Zoo) -> str:
         return f"no models are registered: installed plugins were not loaded ({why})."
     if z.broken():
         return "no models are registered: every plugin that provides models is broken (see `ganzoo plugins`)."
-    return "no models are registered: no plugin providing models is installed (`pip install ganzoo` has three)."
+    return "no models are registered: no plugin providing models is installed (`pip install ganzoo` has five)."
 
 
 def warn_about_plugins(z: Zoo) -> None:
@@ -148,7 +149,7 @@ def plugins(as_json: bool) -> None:
         for info_ in infos:
             registered = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info_.registered.items())
             if info_.error:
-                status = f"[red]BROKEN[/]: {info_.error}"
+                status = Text.assemble(("BROKEN", "red"), f": {info_.error}")
             elif info_.skipped:
                 status = f"skipped: {info_.skipped}"
             else:
@@ -157,6 +158,3 @@ def plugins(as_json: bool) -> None:
         print_table(None, ["plugin", "package", "hooks", "registered", "status"], rows)
     for message in z.switch_warnings:
         warn(message)
-
-
-COMMANDS = [list_models, info, plugins]

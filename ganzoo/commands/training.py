@@ -9,15 +9,24 @@ from pathlib import Path
 
 import click
 import torch
-from rich.markup import escape
 
 from ganzoo import checkpoint as ckpt
+from ganzoo.augment import parse_augment
 from ganzoo.commands import SEED
 from ganzoo.commands.datasets import dataset_options
-from ganzoo.console import console
+from ganzoo.console import plain, say
 from ganzoo.engine import TrainConfig, Trainer, distributed, select_device
 from ganzoo.errors import GanzooError, UsageError
-from ganzoo.images import save_grid, save_npz, save_png_folder, square_grid_shape
+from ganzoo.images import (
+    check_grid_shape,
+    check_image_budget,
+    npz_path,
+    png_folder_problem,
+    save_grid,
+    save_npz,
+    save_png_folder,
+    square_grid_shape,
+)
 from ganzoo.interfaces import balanced_labels
 from ganzoo.metrics.fid import sample_uint8
 
@@ -45,6 +54,8 @@ PER_CLASS_COLUMNS = 10  # images per class in a conditional run's per-class grid
     "--channels-last/--no-channels-last", default=None,
     help="channels_last memory format (default: measured on the CPU; on with CUDA for convolutions).",
 )
+@click.option("--augment", default=None, metavar="NAMES",
+              help="DiffAugment: augmentations applied to all D sees, e.g. color,translation,cutout.")
 @click.option("--no-ema", is_flag=True, help="Do not keep an EMA of the generator.")
 @click.option("--ema-decay", type=click.FloatRange(0, 1, max_open=True), default=None, help="EMA decay.")
 @click.option("--log-every", type=POSITIVE, default=None, help="Steps between metrics lines (default 50).")
@@ -84,6 +95,8 @@ def train(resume, overwrite, no_progress, no_ema, compile_, strict, no_download,
             value = str(value)
         elif key == "channels":
             value = int(value)
+        elif key == "augment":
+            value = parse_augment(value)
         setattr(config, key, value)
     try:
         with _errors_printed_once(), distributed.explain_collective_failures():
@@ -96,16 +109,23 @@ def train(resume, overwrite, no_progress, no_ema, compile_, strict, no_download,
     if trainer.rank != 0:
         return
     last = ckpt.list_checkpoints(run.directory)
-    console.print(
-        f"[bold green]Done:[/] {trainer.spec.name} trained for {run.step} steps "
+    say(
+        f"[bold green]Done:[/] {plain(trainer.spec.name)} trained for {run.step} steps "
         f"({trainer.train_seconds:.0f} s of training).\n"
-        f"  run directory  {run.directory}\n"
-        f"  generator      {run.generator_path}\n"
-        f"  samples        {run.directory / 'samples'}\n"
-        f"  checkpoints    {last[-1][1] if last else '-'}\n"
-        f"  metrics        {run.metrics_path}\n"
-        f"Next: ganzoo sample {run.directory} --grid 4x4 -o grid.png"
+        f"  run directory  {plain(run.directory)}\n"
+        f"  generator      {plain(run.generator_path)}\n"
+        f"  samples        {plain(run.directory / 'samples')}\n"
+        f"  checkpoints    {plain(last[-1][1]) if last else '-'}\n"
+        f"  metrics        {plain(run.metrics_path)}\n"
+        f"Next: ganzoo sample {plain(_quoted(run.directory))} --grid 4x4 -o grid.png"
     )
+
+
+def _quoted(path: Path) -> str:
+    """A path as a shell would need it typed."""
+    import shlex
+
+    return shlex.quote(str(path))
 
 
 @contextlib.contextmanager
@@ -120,12 +140,20 @@ def _errors_printed_once() -> Iterator[None]:
 
 
 def _announce(trainer: Trainer, resumed: bool) -> None:
-    if resumed:
-        console.print(f"Resuming {trainer.directory} from step {trainer.step} to {trainer.config.steps}.")
+    if resumed and trainer.finishing:
+        say(
+            f"Finishing {plain(trainer.directory)}: it reached step {trainer.step} "
+            f"({plain(trainer.resumed_from)}) but was stopped before writing its generator and final grid."
+        )
+    elif resumed:
+        say(
+            f"Resuming {plain(trainer.directory)} from step {trainer.step} ({plain(trainer.resumed_from)}) "
+            f"to {trainer.config.steps}."
+        )
     info = trainer.distributed_info
     if info is not None:
         norms = info["batch_norm"]
-        console.print(
+        say(
             f"Distributed: {info['world_size']} ranks ({info['backend']}), {info['batch_size_per_rank']} of each "
             f"{trainer.hp.batch_size}-image batch per rank; batch norm: G {norms['generator']}, "
             f"D {norms['discriminator']}."
@@ -180,8 +208,17 @@ def sample(source: Path, count, grid, output, seed, fmt, class_, per_class, over
         count = rows * columns
     if output is None:
         output = Path({"grid": "samples.png", "npz": "samples.npz", "png-dir": "samples"}[fmt])
-    if output.exists() and not overwrite:
-        raise UsageError(f"{output} already exists; choose another --output or pass --overwrite.")
+    if fmt == "npz":
+        output = npz_path(output)  # the file numpy writes: checked and named, not the name before .npz
+    problem = png_folder_problem(output, overwrite) if fmt == "png-dir" else None
+    if fmt != "png-dir" and output.exists():
+        if output.is_dir():
+            problem = f"{output} is a folder; --format {fmt} writes one file"
+        elif not overwrite:
+            problem = f"{output} already exists"
+    if problem:
+        hint = "" if "ganzoo did not write" in problem else "; choose another --output or pass --overwrite"
+        raise UsageError(f"{problem}{hint}.")
     device = select_device(device)
     G = ckpt.load_generator(source, device)
     if not G.conditional and (class_ is not None or per_class):
@@ -196,18 +233,18 @@ def sample(source: Path, count, grid, output, seed, fmt, class_, per_class, over
     count = count or 16
     if G.conditional and labels is None:
         labels = torch.full((count,), class_) if class_ is not None else balanced_labels(count, G.num_classes)
-    images = sample_uint8(G, count, seed=seed, labels=labels)
-    provenance = {"model": G.model_name, "checkpoint_sha256": G.checkpoint_sha256}
     if fmt == "grid":
         if rows is None:
             rows, columns = square_grid_shape(count)
+        check_grid_shape(rows, columns, G.image_shape)
+    check_image_budget(count, G.image_shape)
+    images = sample_uint8(G, count, seed=seed, labels=labels)
+    provenance = {"model": G.model_name, "checkpoint_sha256": G.checkpoint_sha256}
+    if fmt == "grid":
         save_grid(images, output, rows=rows, columns=columns, **provenance)
     elif fmt == "npz":
         save_npz(images, output, labels=labels, **provenance)
     else:
         save_png_folder(images, output, **provenance)
     what = "" if labels is None else (f" of class {class_}" if class_ is not None else " (classes balanced)")
-    console.print(f"Wrote {count} images{what} from {G.model_name} to {escape(str(output))}.")
-
-
-COMMANDS = [train, sample]
+    say(f"Wrote {count} images{what} from {plain(G.model_name)} to {plain(output)}.")

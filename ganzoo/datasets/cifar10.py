@@ -15,7 +15,7 @@ from ganzoo.datasets.download import checksum_mismatch, safe_extract_tar
 from ganzoo.datasets.locate import RemoteFile, candidate_dirs, find_local, how_to_provide, locate
 from ganzoo.errors import DatasetError
 
-CIFAR10_ARCHIVE = RemoteFile("cifar-10-binary.tar.gz", "md5:c32a1d4ab5d03f1284b67883e8d87530")
+CIFAR10_ARCHIVE = RemoteFile("cifar-10-binary.tar.gz", "md5:c32a1d4ab5d03f1284b67883e8d87530", size=170052171)
 CIFAR10_MIRRORS = ("https://www.cs.toronto.edu/~kriz/",)
 BATCH_DIR = "cifar-10-batches-bin"  # the archive's one top-level directory
 SPLIT_FILES = {

@@ -18,15 +18,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
+from rich.markup import escape
 
 import ganzoo
 from ganzoo.console import err_console
@@ -34,6 +26,15 @@ from ganzoo.errors import DatasetError
 
 DOWNLOAD_TIMEOUT_S = 60.0  # per network operation (connect, each read), not for the whole file
 CHUNK_BYTES = 1 << 20
+MAX_UNKNOWN_SIZE = 4 << 30  # the most bytes taken for a file of unknown size
+
+
+def size_limit(size: int | None) -> int:
+    """The most bytes a download of a ``size``-byte file may bring: its size plus a small margin (a mirror
+    may recompress), so a server sending far more is stopped at once instead of filling the disk."""
+    return MAX_UNKNOWN_SIZE if size is None else size + max(size // 100, 64 << 10)
+
+
 USER_AGENT = f"ganzoo/{ganzoo.__version__} (python-urllib)"  # some mirrors refuse urllib's default agent
 
 
@@ -69,6 +70,17 @@ def progress_bar(
     description: str, total: int | None, enabled: bool, unit: str = "bytes"
 ) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on stderr counting ``unit`` ("bytes" or "files"); yields ``advance(n)``."""
+    # Imported here: rich.progress takes a noticeable part of `ganzoo list`'s start-up otherwise.
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     if unit == "bytes":
         counters: tuple = (DownloadColumn(), TransferSpeedColumn())
     else:
@@ -76,7 +88,7 @@ def progress_bar(
     with Progress(
         TextColumn("{task.description}"), BarColumn(), *counters, console=err_console, disable=not enabled
     ) as bar:
-        task = bar.add_task(description, total=total)
+        task = bar.add_task(escape(description), total=total)  # a file or folder name, not markup
         yield lambda n: bar.advance(task, n)
 
 
@@ -90,8 +102,12 @@ def _fsync_directory(directory: Path) -> None:
             os.close(fd)
 
 
-def _fetch_once(url: str, temporary: Path, checksum: str, progress: bool, timeout: float) -> None:
-    """Stream ``url`` into ``temporary`` and verify it; raises DatasetError saying what went wrong."""
+def _fetch_once(
+    url: str, temporary: Path, checksum: str, progress: bool, timeout: float, size: int | None = None
+) -> None:
+    """Stream ``url`` into ``temporary`` and verify it; raises DatasetError saying what went wrong. At most
+    :func:`size_limit` bytes are taken, and fewer if the server announces fewer."""
+    limit = size_limit(size)
     algorithm, expected = parse_checksum(checksum)
     digest = hashlib.new(algorithm)
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
@@ -99,10 +115,19 @@ def _fetch_once(url: str, temporary: Path, checksum: str, progress: bool, timeou
         with urllib.request.urlopen(request, timeout=timeout) as response, open(temporary, "wb") as out:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
+            if total is not None and total > limit:
+                what = f"a file of {size} bytes" if size is not None else f"a limit of {limit} bytes"
+                raise DatasetError(f"{url}: the server announces {total} bytes for {what}; refused")
             received = 0
             name = Path(urllib.parse.urlsplit(url).path).name
             with progress_bar(f"downloading {name}", total, progress) as advance:
                 for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
+                    allowed = limit if total is None else min(limit, total)
+                    if received + len(chunk) > allowed:
+                        what = f"a file of {size} bytes" if size is not None else f"{allowed} bytes announced"
+                        raise DatasetError(
+                            f"{url}: the server sent more than {allowed} bytes ({what}); stopped and refused"
+                        )
                     out.write(chunk)
                     digest.update(chunk)
                     received += len(chunk)
@@ -134,12 +159,14 @@ def download(
     *,
     progress: bool = True,
     timeout: float = DOWNLOAD_TIMEOUT_S,
+    size: int | None = None,
 ) -> Path:
     """Download the first of the mirror ``urls`` that works to ``destination``, verified against ``checksum``.
 
     The bytes go to a temporary file beside ``destination`` that is fsynced and renamed into place only
     after the checksum matches, so ``destination`` is either complete and verified or absent; a failed or
     interrupted download leaves nothing behind. Raises DatasetError listing what went wrong per mirror.
+    With ``size`` (the file's bytes, when known) a server that sends more is stopped soon after it.
     """
     if not urls:
         raise DatasetError(f"no download address is known for {destination.name}")
@@ -150,7 +177,7 @@ def download(
         os.close(fd)
         temporary = Path(name)
         try:
-            _fetch_once(url, temporary, checksum, progress, timeout)
+            _fetch_once(url, temporary, checksum, progress, timeout, size)
             os.replace(temporary, destination)
             _fsync_directory(destination.parent)
             return destination

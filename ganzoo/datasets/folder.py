@@ -27,6 +27,10 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")  # matched without regard to case
 DEFAULT_IMAGE_SIZE = 64  # the largest size every built-in model supports (28, 32 and 64 are)
 CACHE_FORMAT = 1  # bump when decoding changes, so old caches are not reused
 NAMES_SHOWN = 5  # unreadable files named in a warning before "and N more"
+# Pixels one image may decode to (after a JPEG's reduced-scale draft): a small file can hold a huge image
+# (a 20 KB 1-bit PNG of 13000x13000 decodes to 1.7 GB), so the header is read first, as Pillow's
+# decompression-bomb check does, and a larger image is skipped with its size.
+MAX_PIXELS = 8192 * 8192
 
 
 def image_files(root: Path) -> list[Path]:
@@ -72,10 +76,13 @@ def _as_l_or_rgb(image: Image.Image) -> Image.Image:
 def decode_image(path: Path, size: int, channels: int | None) -> np.ndarray:
     """One file -> uint8 (size, size, C): turned upright by its EXIF orientation, center-cropped to a square
     and resized with bicubic filtering. C is ``channels``, or 3 when it is None (grayscale is decided later)."""
-    with Image.open(path) as image:
+    with Image.open(path) as image:  # lazy: the header is read, no pixel yet
         image.draft(
             "L" if channels == 1 else "RGB", (size, size)
         )  # JPEG: decode at a reduced scale when large
+        width, height = image.size
+        if width * height > MAX_PIXELS:
+            raise ImageTooLarge(f"{width}x{height} pixels, more than the {MAX_PIXELS:,} one image may have")
         image = _as_l_or_rgb(ImageOps.exif_transpose(image))
         image = image.convert("L" if channels == 1 else "RGB")
         width, height = image.size
@@ -87,6 +94,25 @@ def decode_image(path: Path, size: int, channels: int | None) -> np.ndarray:
         )
         pixels = np.asarray(image, dtype=np.uint8)
     return pixels[:, :, None] if pixels.ndim == 2 else pixels
+
+
+class ImageTooLarge(ValueError):
+    """An image whose header says it would decode to more than MAX_PIXELS."""
+
+
+def unreachable_files(files: list[Path], root: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """(files that can be read, (name, why) of the others): a dangling or looping symlink, a file that
+    vanished or cannot be opened is skipped like an unreadable image, not fatal."""
+    kept, skipped = [], []
+    for path in files:
+        try:
+            path.stat()  # follows a symlink: a dangling or looping one fails here
+        except OSError as exc:
+            why = "a dangling or looping symlink" if path.is_symlink() else "cannot be read"
+            skipped.append((path.relative_to(root).as_posix(), f"{why} ({exc.strerror or exc})"))
+        else:
+            kept.append(path)
+    return kept, skipped
 
 
 @dataclass
@@ -105,6 +131,8 @@ def decode_folder(
             try:
                 decoded.append(decode_image(path, size, channels))
             # A damaged file can make a decoder raise almost anything; it is reported by name, not hidden.
+            except ImageTooLarge as exc:
+                skipped.append((path.relative_to(root).as_posix(), f"too large: {exc}"))
             except Exception as exc:  # noqa: BLE001
                 skipped.append((path.relative_to(root).as_posix(), f"{type(exc).__name__}: {exc}"))
             advance(1)
@@ -211,14 +239,17 @@ class FolderSource(DatasetSource):
     def load(self, split: str, options: DatasetOptions) -> ImageDataset:
         self.check_split(split)
         root = self.path.resolve()
-        files = image_files(root)
+        listed = image_files(root)
+        files, unreachable = unreachable_files(listed, root)
         size = options.image_size or DEFAULT_IMAGE_SIZE
         cache_file = cache_dir("folders") / f"{_cache_key(root, files, size, options.channels)}.npz"
-        decoded = _read_cache(cache_file, size)
+        decoded = _read_cache(cache_file, size) if files else None
         if decoded is None:
             decoded = decode_folder(root, files, size, options.channels, options.progress)
             if len(decoded.images):
                 _write_cache(cache_file, decoded)
+        decoded = DecodedFolder(decoded.images, sorted(unreachable + decoded.skipped))
+        files = listed
         if decoded.skipped and (options.strict or not len(decoded.images)):
             reason = (
                 "--strict makes any unreadable file an error" if len(decoded.images) else "none could be read"

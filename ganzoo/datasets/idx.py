@@ -63,15 +63,17 @@ def read_idx(path: Path) -> np.ndarray:
     return parse_idx(raw, str(path))
 
 
-def idx_pair(prefix: str, images_checksum: str, labels_checksum: str) -> tuple[RemoteFile, RemoteFile]:
+def idx_pair(
+    prefix: str, images_checksum: str, labels_checksum: str, sizes: tuple[int | None, int | None] = (None, None)
+) -> tuple[RemoteFile, RemoteFile]:
     """The images and labels files of one split as published (``PREFIX-images-idx3-ubyte.gz``, ...), also
     accepted uncompressed and with the dotted names some archives use (``PREFIX-images.idx3-ubyte``)."""
 
-    def remote(kind: str, ndim: int, checksum: str) -> RemoteFile:
+    def remote(kind: str, ndim: int, checksum: str, size: int | None) -> RemoteFile:
         base = f"{prefix}-{kind}-idx{ndim}-ubyte"
-        return RemoteFile(base + ".gz", checksum, (base, f"{prefix}-{kind}.idx{ndim}-ubyte"))
+        return RemoteFile(base + ".gz", checksum, (base, f"{prefix}-{kind}.idx{ndim}-ubyte"), size)
 
-    return remote("images", 3, images_checksum), remote("labels", 1, labels_checksum)
+    return remote("images", 3, images_checksum, sizes[0]), remote("labels", 1, labels_checksum, sizes[1])
 
 
 class IdxSource(DatasetSource):
@@ -192,10 +194,16 @@ def mnist_family() -> list[IdxSource]:
             MNIST_LICENSE,
             {
                 "train": idx_pair(
-                    "train", "md5:f68b3c2dcbeaaa9fbdd348bbdeb94873", "md5:d53e105ee54ea40749a09fcbcd1e9432"
+                    "train",
+                    "md5:f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                    "md5:d53e105ee54ea40749a09fcbcd1e9432",
+                    (9912422, 28881),
                 ),
                 "test": idx_pair(
-                    "t10k", "md5:9fb629c4189551a2d022fa330f9573f3", "md5:ec29112dd5afa0611ce80d1b7f02629c"
+                    "t10k",
+                    "md5:9fb629c4189551a2d022fa330f9573f3",
+                    "md5:ec29112dd5afa0611ce80d1b7f02629c",
+                    (1648877, 4542),
                 ),
             },
             MNIST_MIRRORS,

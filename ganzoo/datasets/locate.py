@@ -20,6 +20,7 @@ class RemoteFile:
     filename: str  # the published name, e.g. "train-images-idx3-ubyte.gz"
     checksum: str  # "md5:HEX" or "sha256:HEX" of the published file
     local_names: tuple[str, ...] = ()  # other names accepted on disk, e.g. the uncompressed file
+    size: int | None = None  # bytes of the published file, when known: a download stops soon after it
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -81,7 +82,9 @@ def locate(
         )
     urls = [mirror.rstrip("/") + "/" + file.filename for mirror in mirrors]
     try:
-        return download(urls, cache_dir(dataset) / file.filename, file.checksum, progress=options.progress)
+        return download(
+            urls, cache_dir(dataset) / file.filename, file.checksum, progress=options.progress, size=file.size
+        )
     except DatasetError as exc:
         raise DatasetError(
             f"dataset {dataset!r}: {exc} {how_to_provide(dataset, describe(file), dirs)}"

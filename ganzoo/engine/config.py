@@ -24,6 +24,7 @@ class TrainConfig:
     out: str | None = None  # run directory; default runs/<model>-<UTC time>
     overrides: list[str] = field(default_factory=list)  # hyperparameter overrides "key=value" (--set)
     batch_size: int | None = None  # shortcut for the batch_size override
+    augment: list[str] = field(default_factory=list)  # DiffAugment names, applied in order to all D sees
     device: str = "auto"  # auto (cuda, then mps, then cpu), or an explicit torch device
     ema: bool = True  # keep an exponential moving average of G; used for sampling and evaluation
     ema_decay: float = 0.999  # EMA decay per step (warmed up as min(decay, (1 + t) / (10 + t)))
@@ -49,6 +50,8 @@ class TrainConfig:
             raise UsageError(f"--steps must be positive, got {self.steps}.")
         if self.batch_size is not None and self.batch_size <= 0:
             raise UsageError(f"--batch-size must be positive, got {self.batch_size}.")
+        if not isinstance(self.augment, list) or not all(isinstance(name, str) for name in self.augment):
+            raise UsageError(f"augment must be a list of augmentation names, got {self.augment!r}.")
         if not 0.0 <= self.ema_decay < 1.0:
             raise UsageError(f"--ema-decay must be in [0, 1), got {self.ema_decay}.")
         for name in ("log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "grid_size"):
@@ -62,6 +65,18 @@ class TrainConfig:
         config = cls(**{k: v for k, v in saved.items() if k in known})
         config.device, config.progress, config.steps = requested.device, requested.progress, requested.steps
         return config
+
+    def check_shape_before_loading(self, spec: ModelSpec) -> None:
+        """A folder dataset's image shape is known from the options before any image is decoded: refuse a
+        size the model cannot build then, not after decoding (and caching) every image at that size."""
+        from ganzoo.datasets.folder import DEFAULT_IMAGE_SIZE
+
+        if not self.dataset.startswith("folder:"):
+            return
+        size = self.image_size or DEFAULT_IMAGE_SIZE
+        shapes = [(channels, size, size) for channels in ([self.channels] if self.channels else [1, 3])]
+        if not any(shape in {tuple(s) for s in spec.image_shapes} for shape in shapes):
+            spec.check_image_shape(shapes[0])
 
     def dataset_options(self) -> DatasetOptions:
         return DatasetOptions(

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
+from ganzoo import losses
 from ganzoo.conditioning import Conditioning
 from ganzoo.engine import distributed
 from ganzoo.engine.networks import Networks
@@ -29,10 +30,14 @@ class Iteration:
         placement: Placement,
         real_batches: Callable[[], torch.Tensor],
         seed: int,
+        *,
+        augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
         conditioning: Conditioning | None = None,
     ) -> None:
         self.networks, self.loss, self.penalty, self.hp = networks, loss, penalty, hp
         self.placement, self.real_batches, self.seed = placement, real_batches, seed
+        # What D sees of a batch: DiffAugment's transforms (ganzoo.augment), drawn anew at each call, or as is.
+        self.seen = augment or (lambda images: images)
         # Conditional models: real_batches returns (images, labels); fakes are drawn with the real labels.
         self.conditioning = conditioning
 
@@ -49,36 +54,43 @@ class Iteration:
                 # The last critic step's fakes keep their graph and are reused for the generator step.
                 with torch.no_grad() if not last else contextlib.nullcontext():
                     fake = G(z) if labels is None else G(z, labels)
-                if labels is None:
-                    d_loss = self.loss.discriminator_loss(D(real), D(fake.detach()))
-                else:
-                    d_loss = self._conditional_discriminator_loss(D, real, fake.detach(), labels)
+                real_seen, fake_seen = self.seen(real), self.seen(fake.detach())
+                real_scores, real_class_loss = self._discriminate(D, real_seen, labels)
+                fake_scores, fake_class_loss = self._discriminate(D, fake_seen, labels)
+                d_loss = self.loss.discriminator_loss(real_scores, fake_scores)
+                if real_class_loss is not None:  # ACGAN: D learns the class of real and generated images
+                    d_loss = d_loss + real_class_loss + fake_class_loss
                 if self.penalty is not None:
                     critic = D if labels is None else self.conditioning.bound(D, labels)
-                    d_loss = d_loss + hp.penalty_weight * self.penalty(critic, real, fake.detach())
+                    d_loss = d_loss + hp.penalty_weight * self.penalty(critic, real_seen, fake_seen)
             nets.opt_D.zero_grad(set_to_none=True)
             d_loss.backward()
             nets.opt_D.step()
         with placement.autocast(), self._rank_stream(step, hp.critic_steps), self._discriminator_frozen():
-            if labels is None:
-                g_loss = self.loss.generator_loss(nets.D_in_generator_step(fake))
-            else:
-                scores, class_loss = self.conditioning.discriminate(nets.D_in_generator_step, fake, labels)
-                g_loss = self.loss.generator_loss(scores)
-                if class_loss is not None:  # ACGAN: G makes images D classifies as their labels
-                    g_loss = g_loss + class_loss
+            g_loss = self._generator_loss(fake, real, labels)
         nets.opt_G.zero_grad(set_to_none=True)
         g_loss.backward()
         nets.opt_G.step()
         return d_loss.detach(), g_loss.detach()
 
-    def _conditional_discriminator_loss(self, D, real, fake, labels) -> torch.Tensor:
-        real_scores, real_class_loss = self.conditioning.discriminate(D, real, labels)
-        fake_scores, fake_class_loss = self.conditioning.discriminate(D, fake, labels)
-        d_loss = self.loss.discriminator_loss(real_scores, fake_scores)
-        if real_class_loss is not None:  # ACGAN: D learns the class of real and generated images
-            d_loss = d_loss + real_class_loss + fake_class_loss
-        return d_loss
+    def _discriminate(self, D, images: torch.Tensor, labels: torch.Tensor | None):
+        """(D's scores, the auxiliary classifier's loss or None)."""
+        if labels is None:
+            return D(images), None
+        return self.conditioning.discriminate(D, images, labels)
+
+    def _generator_loss(self, fake: torch.Tensor, real: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """G's loss on D's scores of the fakes; a loss with ``needs_real_scores`` also gets the last critic
+        step's real batch scored by the updated D, without a graph (the scores are constants for G)."""
+        D = self.networks.D_in_generator_step
+        fake_scores, class_loss = self._discriminate(D, self.seen(fake), labels)
+
+        def real_scores() -> torch.Tensor:
+            with torch.no_grad():
+                return self._discriminate(D, self.seen(real), labels)[0]
+
+        g_loss = losses.generator_loss(self.loss, fake_scores, real_scores)
+        return g_loss if class_loss is None else g_loss + class_loss  # ACGAN: G makes images D classifies as labeled
 
     @contextlib.contextmanager
     def _discriminator_frozen(self) -> Iterator[None]:

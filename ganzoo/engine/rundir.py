@@ -4,7 +4,9 @@ metrics.jsonl, sample grids, the final generator), so a user's directory is neve
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
+import os
 import platform
 import shutil
 from dataclasses import dataclass
@@ -16,13 +18,15 @@ import torch
 
 import ganzoo
 from ganzoo import checkpoint as ckpt
-from ganzoo.errors import UsageError
+from ganzoo.engine import schema
+from ganzoo.errors import CheckpointError, UsageError
 from ganzoo.images import save_grid
 from ganzoo.interfaces import Generator
 from ganzoo.registry import plugin_versions, zoo
 
 METRICS_FILE = "metrics.jsonl"
 SAMPLES_DIR = "samples"
+LOCK_FILE = ".lock"  # holds the pid of the process that has the run; locked with flock while it runs
 
 
 @dataclass
@@ -49,18 +53,72 @@ class Run:
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """The records of a metrics.jsonl; a line cut short (a full disk, a killed writer) is skipped."""
+    """The records of a metrics.jsonl, each checked (ganzoo.engine.schema); a line cut short (a full disk,
+    a killed writer) is skipped, a line that parses to something else is an error naming it."""
     if not path.exists():
         return []
     records = []
-    for line in path.read_text(errors="replace").splitlines():
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
         try:
             record = json.loads(line)
-            int(record["step"])
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
             continue
+        schema.check_metrics_record(record, path, number)
         records.append(record)
     return records
+
+
+def read_run_config(run_dir: Path) -> dict[str, Any]:
+    """A run's config.json, framing and every value checked, for a resume."""
+    if Path(run_dir).is_dir() and not (Path(run_dir) / ckpt.CONFIG_FILE).exists() and holds_nothing(run_dir):
+        raise CheckpointError(
+            f"{run_dir} holds no run: it was made, then stopped before it wrote {ckpt.CONFIG_FILE}. Start it "
+            f"with `ganzoo train --out {run_dir}` and its options."
+        )
+    config = ckpt.read_run_config(run_dir)
+    schema.check_run_config(config, Path(run_dir) / ckpt.CONFIG_FILE)
+    return config
+
+
+def holds_nothing(path: Path) -> bool:
+    """True for a run directory left by a kill before it held anything: its empty folders, its lock file
+    and temp files of writers that are gone."""
+    for entry in Path(path).iterdir():
+        if entry.name in (ckpt.CHECKPOINT_DIR, SAMPLES_DIR) and entry.is_dir() and not entry.is_symlink():
+            if any(not ckpt.is_dead_writers_leftover(child) for child in entry.iterdir()):
+                return False
+        elif entry.name != LOCK_FILE and not ckpt.is_dead_writers_leftover(entry):
+            return False
+    return True
+
+
+_held: dict[str, Any] = {}  # run directory -> its open, flock-ed lock file, for the life of the process
+
+
+def hold(path: Path) -> None:
+    """Take the run directory's lock for this process, or refuse naming the process that has it. The lock
+    is the kernel's (flock): it ends with its process, so even a SIGKILL leaves no stale lock."""
+    key = os.path.realpath(path)
+    if key in _held:
+        return
+    lock_path = Path(path) / LOCK_FILE
+    handle = open(lock_path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip()
+        handle.close()
+        raise UsageError(
+            f"run directory {path} is in use by another process (pid {holder or 'unknown'}); wait for it to "
+            f"end or stop it, or choose another --out."
+        ) from None
+    handle.truncate(0)
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    _held[key] = handle
 
 
 def default_run_dir(model: str) -> Path:
@@ -127,7 +185,7 @@ class RunDirectory:
 
     def refuse_existing(self, overwrite: bool) -> bool:
         """Refuse to reuse a run directory unless told to; True when an old run is to be replaced."""
-        if not (self.path.exists() and any(self.path.iterdir())):
+        if not (self.path.exists() and any(self.path.iterdir())) or holds_nothing(self.path):
             return False
         if not overwrite:
             raise UsageError(
@@ -139,14 +197,42 @@ class RunDirectory:
             raise UsageError(
                 f"{self.path} is not a ganzoo run directory; --overwrite only replaces run directories."
             )
+        self.hold()  # before anything is deleted: a run another process is training is not replaced
         return True
+
+    def held_config(self) -> dict[str, Any]:
+        """For a resume: take the lock (a run another process is training is not resumed), then read and
+        check config.json."""
+        if (self.path / ckpt.CONFIG_FILE).is_file():
+            self.hold()
+        return read_run_config(self.path)
+
+    def hold(self) -> None:
+        """Only the writing process (rank 0) locks the directory."""
+        if self.writes:
+            hold(self.path)
 
     def create(self, replace: bool, description: dict[str, Any]) -> None:
         """Made only once data and networks are ready, so a failed start leaves nothing behind."""
         if not self.writes:
             return
+        made = not self.path.exists()
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.hold()
+        except UsageError:
+            if made:
+                shutil.rmtree(self.path, ignore_errors=True)
+            raise
         if replace:
-            shutil.rmtree(self.path)
+            for entry in self.path.iterdir():  # all but the lock this process holds
+                if entry.name != LOCK_FILE:
+                    shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        elif not holds_nothing(self.path):  # another process made it since refuse_existing
+            raise UsageError(
+                f"run directory {self.path} was made by another process meanwhile; choose another --out."
+            )
+        ckpt.remove_dead_writers_leftovers(self.path)
         (self.path / ckpt.CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
         (self.path / SAMPLES_DIR).mkdir(exist_ok=True)
         text = json.dumps({"format_version": ckpt.FORMAT_VERSION, **description}, indent=2)
@@ -166,8 +252,21 @@ class RunDirectory:
             self.metrics_path, lambda f: f.write("".join(line + "\n" for line in kept).encode())
         )
 
+    def samples_path(self, step: int) -> Path:
+        return self.path / SAMPLES_DIR / f"step_{step:06d}.png"
+
+    def is_finished(self, step: int) -> bool:
+        """The final generator and grid of ``step`` are written (a kill after the last checkpoint leaves
+        a run without them, and resuming it writes them)."""
+        if not self.samples_path(step).is_file() or not (self.path / ckpt.FINAL_GENERATOR).is_file():
+            return False
+        try:
+            return ckpt.load_checkpoint(self.path / ckpt.FINAL_GENERATOR).get("step") == step
+        except CheckpointError:
+            return False
+
     def write_samples(self, images: torch.Tensor, step: int, model: str) -> Path:
-        path = self.path / SAMPLES_DIR / f"step_{step:06d}.png"
+        path = self.samples_path(step)
         if self.writes:
             path.parent.mkdir(parents=True, exist_ok=True)  # a copied run may lack the empty samples/ folder
             save_grid(images.cpu(), path, model=model, extra={"ganzoo:step": str(step)})

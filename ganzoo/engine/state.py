@@ -13,7 +13,8 @@ import numpy as np
 import torch
 
 from ganzoo import checkpoint as ckpt
-from ganzoo.engine import distributed
+from ganzoo.console import warn
+from ganzoo.engine import distributed, schema
 from ganzoo.engine.data import BatchSampler
 from ganzoo.engine.networks import Networks
 from ganzoo.engine.placement import Placement
@@ -105,7 +106,7 @@ class Checkpointer:
 
     def restore(self, dataset_name: str) -> tuple[int, float, Path]:
         """Load the newest checkpoint into the networks, the sampler and the RNGs: (step, train seconds, path)."""
-        state, path = distributed.on_main(lambda: ckpt.latest_checkpoint(self.run_dir))
+        state, path = distributed.on_main(self._newest_loadable)
         identity = self.identity
         if (
             state.get("model") != identity["model"]
@@ -121,10 +122,11 @@ class Checkpointer:
                 f"(fingerprint {identity['dataset_fingerprint']} != {state.get('dataset_fingerprint')})."
             )
         nets = self.networks
+        schema.check_checkpoint(state, path, nets, self.sampler.size)  # before torch trusts any of it
         try:
             nets.G.load_state_dict(state["generator"])
             nets.D.load_state_dict(state["discriminator"])
-            if nets.ema and state.get("ema_generator"):
+            if nets.ema:
                 nets.ema.model.load_state_dict(state["ema_generator"])
             nets.opt_G.load_state_dict(state["optimizer_generator"])
             nets.opt_D.load_state_dict(state["optimizer_discriminator"])
@@ -133,3 +135,14 @@ class Checkpointer:
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             raise ckpt.CheckpointError(f"{path} does not fit this run: {str(exc).splitlines()[0]}") from None
         return int(state["step"]), float(state.get("train_seconds", 0.0)), path
+
+    def _newest_loadable(self) -> tuple[dict[str, Any], Path]:
+        """The newest checkpoint that loads. Newer ones that do not are renamed aside (``.damaged``: kept for
+        the user, out of the run's checkpoints) with a warning naming them; the count is pruned to ``keep``."""
+        state, path, skipped = ckpt.newest_loadable_checkpoint(self.run_dir)
+        for damaged, reason in skipped:
+            aside = damaged.with_name(damaged.name + ckpt.DAMAGED_SUFFIX)
+            damaged.replace(aside)
+            warn(f"{reason} It was renamed to {aside.name}; resuming from {path} instead.")
+        ckpt.prune_checkpoints(self.run_dir, self.keep)
+        return state, path

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ganzoo import checkpoint as ckpt
+from ganzoo.augment import build_pipeline
 from ganzoo.conditioning import Conditioning, hyperparameters_for
 from ganzoo.datasets.base import ImageDataset, load_dataset, to_uint8
 from ganzoo.engine import distributed, precision
@@ -81,13 +82,14 @@ class Trainer:
         self._stop_requested = False  # set by stop(): a callback ended the run early
         self.train_seconds = 0.0  # wall time spent in training steps (callbacks and evaluation excluded)
         self.step = 0
+        self.finishing = False  # resumed at its final step without its generator.pt or final grid
         # Under torchrun each process is one rank (ganzoo.engine.distributed) and rank 0 alone writes;
         # outside it this is (0, 1, None) and every distributed branch is skipped.
         process = distributed.setup(config.device)
         recorded = None  # a resumed run's placement, as its config.json recorded it
         if resume is not None:
             path = Path(resume)
-            saved = distributed.on_main(lambda: ckpt.read_run_config(path))
+            saved = distributed.on_main(lambda: RunDirectory(path, writes=process[0] == 0).held_config())
             config = _resumed_config(path, saved["train"], config)
             recorded = _recorded_placement(path, saved)
         config.validate()
@@ -102,6 +104,8 @@ class Trainer:
         self.run_dir = RunDirectory(path, writes=process[0] == 0)
         replace = resume is None and distributed.on_main(lambda: self.run_dir.refuse_existing(overwrite))
 
+        if dataset is None:
+            config.check_shape_before_loading(self.spec)
         self.dataset = (
             dataset
             if dataset is not None
@@ -134,7 +138,11 @@ class Trainer:
                 self.dataset.qualified_name
             )
             distributed.on_main(lambda: self.run_dir.truncate_metrics(self.step))
-            if self.step >= config.steps:
+            # A run killed after its last checkpoint is finished (generator.pt, final grid) by its resume.
+            self.finishing = self.step >= config.steps and not distributed.on_main(
+                lambda: self.run_dir.is_finished(self.step)
+            )
+            if self.step >= config.steps and not self.finishing:
                 raise UsageError(
                     f"{path} is already at step {self.step}; pass a larger --steps to continue it."
                 )
@@ -233,7 +241,7 @@ class Trainer:
             log.write(self.step, self.train_seconds, self.G, self.D)
             if not ckpt.checkpoint_path(self.directory, self.step).exists():
                 self.save_checkpoint()
-        if config.sample_every == 0 or self.step % config.sample_every:
+        if not self.run_dir.samples_path(self.step).is_file():
             self.write_samples()
         self._write_final_generator()
         return Run(
@@ -298,7 +306,9 @@ def _build_parts(
     check_model_outputs(spec, G, D)
     loss = zoo().losses.get(hp.loss)
     penalty = zoo().penalties.get(hp.penalty) if hp.penalty else None
+    augment = build_pipeline(config.augment)
     conditioning = Conditioning(spec) if spec.conditional else None
+    what_d_sees = {"augment": augment, "conditioning": conditioning}
     placed = functools.partial(place_networks, hp=hp, compile=config.compile, has_penalty=penalty is not None)
 
     def probe_iteration(candidate: Placement) -> Callable[[], Any]:
@@ -308,11 +318,13 @@ def _build_parts(
         )
         subset = slice(0, 4 * hp.batch_size)
         batches = real_batches_for(dataset, subset, hp.batch_size, config.seed, candidate, conditioning)
-        iteration = Iteration(nets, loss, penalty, hp, candidate, batches, config.seed, conditioning)
+        iteration = Iteration(nets, loss, penalty, hp, candidate, batches, config.seed, **what_d_sees)
         return lambda: iteration(0)
 
     recorded = recorded or {}
     identity = {"model": spec.name, "image_shape": list(dataset.image_shape), "hp": dataclasses.asdict(hp)}
+    if config.augment:  # it changes the iteration's cost; absent otherwise, so cached probes stay valid
+        identity["augment"] = list(config.augment)
     placement, how = decide_placement(
         requested_device=config.device,
         amp=recorded.get("bf16_autocast") if config.amp is None else config.amp,
@@ -328,7 +340,7 @@ def _build_parts(
     )
     ema_decay = config.ema_decay if config.ema else None
     networks = placed(G, D, placement=placement, ema_decay=ema_decay, sync_batchnorm=spec.sync_batchnorm)
-    iteration = Iteration(networks, loss, penalty, hp, placement, real_batches, config.seed, conditioning)
+    iteration = Iteration(networks, loss, penalty, hp, placement, real_batches, config.seed, **what_d_sees)
     return placement, how, real_batches, networks, iteration
 
 

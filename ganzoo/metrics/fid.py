@@ -1,5 +1,6 @@
 """FID and KID between two sets of uint8 images, computed by torchmetrics on features extracted once per set.
 
+torchmetrics is imported only when a score is computed, so commands that merely list things start fast.
 Features are extracted in float32 by a registered extractor; torchmetrics receives them through a
 pass-through module that casts to float64, so its statistics (means, covariances, the matrix square root)
 are float64 without converting the extractor. :class:`FidEvaluator` keeps the real set's statistics, so
@@ -17,8 +18,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torchmetrics.image.fid import FrechetInceptionDistance
-from torchmetrics.image.kid import KernelInceptionDistance
 
 from ganzoo.datasets.base import to_uint8
 from ganzoo.errors import GanzooError, UsageError
@@ -148,6 +147,8 @@ class FidEvaluator:
         # Wall-clock seconds of the last steps, for benchmarks of the metric itself.
         self.last_seconds: dict[str, float] = {"real_extraction": time.perf_counter() - start}
         self.num_features = int(self.real_features.shape[1])
+        from torchmetrics.image.fid import FrechetInceptionDistance  # here: it pulls in scipy (CLI start-up)
+
         self._fid = FrechetInceptionDistance(
             feature=FeaturePassThrough(self.num_features), reset_real_features=False
         )
@@ -213,6 +214,8 @@ class FidEvaluator:
         )
 
     def _kid(self, fake_features: torch.Tensor, subset_size: int) -> tuple[float, float]:
+        from torchmetrics.image.kid import KernelInceptionDistance
+
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
             kid = KernelInceptionDistance(

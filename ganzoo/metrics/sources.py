@@ -86,10 +86,12 @@ def _dataset_images(spec: str, n: int | None, seed: int, options: DatasetOptions
 
 def _generator_images(path: Path, n: int | None, seed: int, device: str | torch.device) -> ImageSource:
     from ganzoo.checkpoint import load_generator
+    from ganzoo.images import check_image_budget
     from ganzoo.metrics.fid import sample_uint8
 
     G = load_generator(path, device=device)
     count = DEFAULT_GENERATOR_SAMPLES if n is None else n
+    check_image_budget(count, G.image_shape)  # before sampling: --n 1000000000 is refused, not attempted
     images = sample_uint8(G, count, seed=seed)
     model = getattr(G, "model_name", "generator")
     sha = getattr(G, "checkpoint_sha256", None)

@@ -13,7 +13,7 @@ import ganzoo_lsgan
 
 
 def test_conformance_at_every_supported_shape():
-    check_model(ganzoo_lsgan.SPEC)
+    check_model(ganzoo_lsgan.SPEC, plugin=ganzoo_lsgan)  # passes before pip install too
 
 
 def test_uses_the_least_squares_loss_on_unsquashed_scores():
