@@ -345,7 +345,10 @@ def training_images(train_data: ImageDataset, n: int | None, seed: int) -> Image
         return train_data
     chosen = torch.randperm(len(train_data), generator=torch.Generator().manual_seed(seed))[:n].sort().values
     labels = train_data.labels[chosen] if train_data.labels is not None else None
-    return ImageDataset(train_data.name, train_data.split, train_data.images[chosen], labels, train_data.license)
+    return ImageDataset(
+        train_data.name, train_data.split, train_data.images[chosen], labels, train_data.license,
+        num_classes=train_data.num_classes,  # a subset may lack the last class: conditional models keep them all
+    )
 
 
 def _summarise(model: str, seeds: list[SeedResult]) -> dict[str, Any]:
