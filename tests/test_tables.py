@@ -107,4 +107,4 @@ def test_piped_list_has_one_line_per_model():
     result = CliRunner().invoke(cli, ["list"])
     assert result.exit_code == 0
     rows = [line for line in result.output.splitlines() if line.startswith("| ")][1:]
-    assert [row.split("|")[1].strip() for row in rows] == ["dcgan", "vanilla", "wgan-gp"]
+    assert [row.split("|")[1].strip() for row in rows] == ["acgan", "cgan-pd", "dcgan", "ragan", "sngan", "vanilla", "wgan-gp"]
