@@ -102,8 +102,19 @@ class _FakeInception(torch.nn.Module):
 def test_the_command_fetches_the_weights_or_with_no_download_refuses(server, monkeypatch):
     monkeypatch.setattr(inception, "torch_fidelity_installed", lambda: True)
     monkeypatch.setattr(inception, "inception_network", _FakeInception)
-    args = ["fid", "mnist-10k:train", "mnist-10k:test", "--n", "50", "--features", "inception",
-            "--kid-subsets", "0", "--no-manifold", "--json"]
+    args = [
+        "fid",
+        "mnist-10k:train",
+        "mnist-10k:test",
+        "--n",
+        "50",
+        "--features",
+        "inception",
+        "--kid-subsets",
+        "0",
+        "--no-manifold",
+        "--json",
+    ]
     refused = CliRunner().invoke(cli, [*args, "--no-download"])
     assert refused.exit_code == 2 and "--no-download" in refused.output and server.requests == []
     fetched = CliRunner().invoke(cli, args)

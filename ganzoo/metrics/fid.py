@@ -354,10 +354,11 @@ def compute_fid_kid(
     extractor: str = DEFAULT_EXTRACTOR,
     **options: Any,
 ) -> FidResult:
-    """FID and KID between two sets of uint8 images (N, C, H, W) with one registered extractor.
+    """FID, KID, precision/recall, density/coverage and the classifier score between two sets of uint8
+    images (N, C, H, W) with one registered extractor.
 
     ``options`` are :class:`FidEvaluator`'s: ``batch_size``, ``kid_subsets``, ``kid_subset_size``,
-    ``weights``, ``device`` and ``seed``.
+    ``weights``, ``device``, ``seed``, ``manifold``, ``classifier`` and ``cache``.
     """
     return FidEvaluator(real_images, extractor, **options).evaluate(fake_images)
 

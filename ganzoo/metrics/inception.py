@@ -8,7 +8,6 @@ without torch-fidelity (which needs torchvision) building it fails with a messag
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
 import torch
