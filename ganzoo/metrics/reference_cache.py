@@ -29,6 +29,7 @@ from ganzoo.errors import UsageError
 FORMAT = 1
 META_KEY = "ganzoo_reference"
 CACHE_SUBDIR = "reference-features"
+CACHE_ENV = "GANZOO_REFERENCE_CACHE"  # a directory to cache reference features in instead (tests use it)
 
 
 @dataclass(frozen=True)
@@ -142,13 +143,18 @@ def load_reference(path: Path) -> ReferenceFeatures:
         ) from None
 
 
-def cache_path(images_digest: str, extractor: str, extractor_sha256: str) -> Path:
+def cache_root() -> Path:
     from ganzoo.datasets.base import cache_dir
 
+    override = os.environ.get(CACHE_ENV, "").strip()
+    return Path(override).expanduser() if override else cache_dir(CACHE_SUBDIR)
+
+
+def cache_path(images_digest: str, extractor: str, extractor_sha256: str) -> Path:
     key = hashlib.sha256(
         json.dumps([FORMAT, images_digest, extractor, extractor_sha256]).encode()
     ).hexdigest()
-    return cache_dir(CACHE_SUBDIR) / f"{extractor}-{key[:32]}.npz"
+    return cache_root() / f"{extractor}-{key[:32]}.npz"
 
 
 def cached_reference(
