@@ -20,12 +20,13 @@ import torch
 import ganzoo
 from ganzoo import checkpoint as ckpt
 from ganzoo.augment import build_pipeline
+from ganzoo.bench_progress import BenchProgress
 from ganzoo.bench_restart import restartable
 from ganzoo.conditioning import hyperparameters_for
 from ganzoo.datasets.base import DatasetOptions, ImageDataset, load_dataset, split_source_name
 from ganzoo.engine import Callback, TrainConfig, Trainer, select_device
 from ganzoo.errors import UsageError
-from ganzoo.images import save_grid
+from ganzoo.images import chart_metadata, save_grid
 from ganzoo.metrics import conditional
 from ganzoo.metrics import summary as metric_summary
 from ganzoo.metrics.cas import real_data_ceiling
@@ -33,6 +34,7 @@ from ganzoo.metrics.fid import FidEvaluator, sample_uint8
 from ganzoo.metrics.sample_size import sample_size_note
 from ganzoo.metrics.sources import random_subset
 from ganzoo.registry import plugin_versions, zoo
+from ganzoo.report import write_report
 from ganzoo.spec import check_model_outputs
 
 QUICK_BUDGET_SECONDS = 8.0
@@ -138,6 +140,7 @@ class EvaluateDuringTraining(Callback):
         final = spent or step >= trainer.config.steps
         if not self._due(trainer, step):
             return
+        trainer.report_evaluation_start(f"{'FID and KID' if final else 'FID'} of {self.config.n_eval} samples")
         start = time.perf_counter()
         generator = torch.Generator(device=trainer.device).manual_seed(10_000 + self.seed)
         fake = sample_uint8(trainer.sampling_generator(), self.config.n_eval, generator=generator)
@@ -187,7 +190,16 @@ def versions() -> dict[str, Any]:
 
 
 def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
-    """Train and evaluate every model of ``config``; write results.json, results.md, the plot and grids."""
+    """Train and evaluate every model of ``config``; write results.json, results.md, the plot and grids.
+    Progress (``config.progress``) is a live display on a terminal, plain lines on stderr otherwise."""
+    budget = None if config.steps else config.time_budget
+    with BenchProgress(
+        len(config.models) * config.seeds, budget=budget, steps=config.steps, enabled=config.progress
+    ) as display:
+        return _run_benchmark(config, console, display)
+
+
+def _run_benchmark(config: BenchConfig, console, display: BenchProgress) -> dict[str, Any]:
     config.validate()
     specs = [zoo().models.get(name) for name in config.models]
     names = [spec.name for spec in specs]
@@ -226,6 +238,7 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
         kid_subsets=KID_SUBSETS,
         cache=True,  # the test split's features, computed once per extractor and sample (reference_cache.py)
     )
+    display.phase(f"real-data floor: FID of {n_eval} {name}:train against {n_eval} {name}:test images")
     floor = evaluator.evaluate(random_subset(train_data.images, n_eval, 1, train_data.qualified_name))
     say(f"Real-data floor ({name}:train vs {name}:test, {n_eval} images): FID {floor.fid:.2f}")
     small_sample = sample_size_note(evaluator.extractor_name, n_eval, measured_floor=floor.fid)
@@ -234,7 +247,7 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
     for spec in specs:
         seeds = []
         for seed in range(config.seeds):
-            seeds.append(_train_one(spec.name, seed, config, train_data, evaluator, out, say))
+            seeds.append(_train_one(spec.name, seed, config, train_data, evaluator, out, say, display))
         models.append(_summarise(spec.name, seeds))
         if spec.conditional:  # CAS and intra-FID beside FID (ganzoo.metrics.conditional)
             say(f"CAS and intra-FID of {spec.name} ...")
@@ -276,10 +289,11 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
     (out / "results.json").write_text(json.dumps(results, indent=2))
     (out / "results.md").write_text(results_markdown(results))
     plot_fid_against_time(results, out / "fid_vs_time.png")
+    write_report(results, out)
     return results
 
 
-def _train_one(model, seed, config, train_data, evaluator, out, say) -> SeedResult:
+def _train_one(model, seed, config, train_data, evaluator, out, say, display) -> SeedResult:
     run_dir = out / "runs" / f"{model}-seed{seed}"
     callback = EvaluateDuringTraining(evaluator, config, seed)
     train_config = TrainConfig(
@@ -298,14 +312,16 @@ def _train_one(model, seed, config, train_data, evaluator, out, say) -> SeedResu
     # A rerun of an interrupted bench into its --out replaces the runs it left (only ganzoo run directories).
     trainer = Trainer(
         train_config,
-        callbacks=[callback],
+        callbacks=[callback, display.callback()],
         dataset=training_images(train_data, config.train_subset, seed),
         overwrite=True,
     )
     budget = f"{config.steps} steps" if config.steps else f"{config.time_budget:.0f} s"
     say(f"Training {model} (seed {seed}) for {budget} ...")
+    display.start_run(model, seed)
     with restartable(out, model, seed):
         run = trainer.run()
+    display.end_run()
     metrics = run.metrics()
     rates = [m["images_per_second"] for m in metrics]
     final = callback.evaluations[-1]
@@ -329,7 +345,10 @@ def training_images(train_data: ImageDataset, n: int | None, seed: int) -> Image
         return train_data
     chosen = torch.randperm(len(train_data), generator=torch.Generator().manual_seed(seed))[:n].sort().values
     labels = train_data.labels[chosen] if train_data.labels is not None else None
-    return ImageDataset(train_data.name, train_data.split, train_data.images[chosen], labels, train_data.license)
+    return ImageDataset(
+        train_data.name, train_data.split, train_data.images[chosen], labels, train_data.license,
+        num_classes=train_data.num_classes,  # a subset may lack the last class: conditional models keep them all
+    )
 
 
 def _summarise(model: str, seeds: list[SeedResult]) -> dict[str, Any]:
@@ -388,7 +407,7 @@ def results_markdown(results: dict[str, Any]) -> str:
         "",
         f"FID and KID of each model's EMA generator (eval mode) against `{results['reference_split']}`, "
         f"{results['n_fake']} generated vs {results['n_real']} real images, features `"
-        f"{results['feature_extractor']['name']}` (sha256 {results['feature_extractor']['sha256'][:12]}...). "
+        f"{results['feature_extractor']['name']}` ({_short_hash(results['feature_extractor']['sha256'])}). "
         f"Trained on `{results['training_split']}`{_training_note(results)}; seeds {results['seeds']}; budget "
         + (
             f"{results['budget']['steps']} steps"
@@ -424,6 +443,38 @@ def _training_note(results: dict[str, Any]) -> str:
     return note + (f" with augmentation {','.join(results['augment'])}" if results.get("augment") else "")
 
 
+def _short_hash(digest: str | None) -> str:
+    """'sha256:37a11...' (the form hashes are recorded in) shortened, the prefix written once."""
+    if not digest:
+        return "no weights file"
+    algorithm, _, value = digest.rpartition(":")
+    return f"{algorithm or 'sha256'} {value[:12]}..."
+
+
+def _plot_provenance(results: dict[str, Any]) -> dict[str, str]:
+    """The plot's PNG text: which runs (each final generator's sha256) and settings its numbers come from."""
+    generators = {
+        f"{m['model']} seed {s['seed']}": _generator_sha256(Path(s["run_directory"]))
+        for m in results["models"]
+        for s in m["seeds"]
+    }
+    return chart_metadata(
+        f"FID against training time, ganzoo bench on {results['dataset']['name']}",
+        {
+            "ganzoo:models": ", ".join(m["model"] for m in results["models"]),
+            "ganzoo:checkpoint-sha256": json.dumps(generators),
+            "ganzoo:feature-extractor": f"{results['feature_extractor']['name']} {results['feature_extractor']['sha256']}",
+            "ganzoo:samples": f"{results['n_fake']} generated against {results['n_real']} {results['reference_split']}",
+            "ganzoo:created": results["created"],
+        },
+    )
+
+
+def _generator_sha256(run_directory: Path) -> str:
+    path = run_directory / ckpt.FINAL_GENERATOR
+    return ckpt.file_sha256(path) if path.exists() else "unknown"
+
+
 def plot_fid_against_time(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -445,5 +496,5 @@ def plot_fid_against_time(results: dict[str, Any], path: Path) -> None:
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    figure.savefig(path)
+    figure.savefig(path, metadata=_plot_provenance(results))
     plt.close(figure)

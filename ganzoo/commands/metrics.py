@@ -12,7 +12,7 @@ from rich.markup import escape
 import ganzoo
 from ganzoo.commands import SEED
 from ganzoo.commands.datasets import dataset_options, options_from_cli
-from ganzoo.console import print_json, print_table, warn
+from ganzoo.console import Column, print_json, print_table, warn
 from ganzoo.errors import UsageError
 from ganzoo.metrics.fid import (
     DEFAULT_EXTRACTOR,
@@ -174,10 +174,14 @@ def fid(
         warn(escape(note))
     print_table(
         None,
-        ["", "source", "images"],
-        [("A", escape(real.description), result.n_real), ("B", escape(fake.description), result.n_fake)],
+        [Column("", wrap=False), "source", Column("images", wrap=False)],
+        [("A", real.description, result.n_real), ("B", fake.description, result.n_fake)],
     )
-    print_table(f"features: {result.extractor}", ["metric", "B against A", "A itself"], metric_rows(result))
+    print_table(
+        f"features: {result.extractor}",
+        [Column("metric", wrap=False), Column("B against A", wrap=False), Column("A itself", wrap=False)],
+        metric_rows(result),
+    )
 
 
 def _reference_file(spec: str, count: int | None) -> ReferenceFeatures | None:
