@@ -26,7 +26,7 @@ from ganzoo.conditioning import hyperparameters_for
 from ganzoo.datasets.base import DatasetOptions, ImageDataset, load_dataset, split_source_name
 from ganzoo.engine import Callback, TrainConfig, Trainer, select_device
 from ganzoo.errors import UsageError
-from ganzoo.images import chart_metadata, save_grid
+from ganzoo.images import save_grid
 from ganzoo.metrics import conditional
 from ganzoo.metrics import summary as metric_summary
 from ganzoo.metrics.cas import real_data_ceiling
@@ -34,7 +34,7 @@ from ganzoo.metrics.fid import FidEvaluator, sample_uint8
 from ganzoo.metrics.sample_size import sample_size_note
 from ganzoo.metrics.sources import random_subset
 from ganzoo.registry import plugin_versions, zoo
-from ganzoo.report import write_report
+from ganzoo.report import plot_provenance, write_report
 from ganzoo.spec import check_model_outputs
 
 QUICK_BUDGET_SECONDS = 8.0
@@ -447,30 +447,6 @@ def _short_hash(digest: str | None) -> str:
     return f"{algorithm or 'sha256'} {value[:12]}..."
 
 
-def _plot_provenance(results: dict[str, Any]) -> dict[str, str]:
-    """The plot's PNG text: which runs (each final generator's sha256) and settings its numbers come from."""
-    generators = {
-        f"{m['model']} seed {s['seed']}": _generator_sha256(Path(s["run_directory"]))
-        for m in results["models"]
-        for s in m["seeds"]
-    }
-    return chart_metadata(
-        f"FID against training time, ganzoo bench on {results['dataset']['name']}",
-        {
-            "ganzoo:models": ", ".join(m["model"] for m in results["models"]),
-            "ganzoo:checkpoint-sha256": json.dumps(generators),
-            "ganzoo:feature-extractor": f"{results['feature_extractor']['name']} {results['feature_extractor']['sha256']}",
-            "ganzoo:samples": f"{results['n_fake']} generated against {results['n_real']} {results['reference_split']}",
-            "ganzoo:created": results["created"],
-        },
-    )
-
-
-def _generator_sha256(run_directory: Path) -> str:
-    path = run_directory / ckpt.FINAL_GENERATOR
-    return ckpt.file_sha256(path) if path.exists() else "unknown"
-
-
 def plot_fid_against_time(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -492,5 +468,5 @@ def plot_fid_against_time(results: dict[str, Any], path: Path) -> None:
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    figure.savefig(path, metadata=_plot_provenance(results))
+    figure.savefig(path, metadata=plot_provenance(results))
     plt.close(figure)
