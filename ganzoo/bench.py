@@ -225,7 +225,7 @@ def _run_benchmark(config: BenchConfig, console, display: BenchProgress) -> dict
         G, D = spec.build(train_data.image_shape, hp)
         check_model_outputs(spec, G, D)
     out.mkdir(parents=True, exist_ok=True)
-    say = console.print if console is not None else (lambda *a, **k: None)
+    say = display.routed(console.print) if console is not None else (lambda *a, **k: None)
 
     n_eval = min(config.n_eval, len(test_data), len(train_data))
     if n_eval < config.n_eval:
@@ -237,7 +237,7 @@ def _run_benchmark(config: BenchConfig, console, display: BenchProgress) -> dict
         config.features,
         kid_subsets=KID_SUBSETS,
     )
-    display.phase(f"real-data floor: FID of {n_eval} {name}:train against {n_eval} {name}:test images")
+    display.phase(f"real-data floor: FID of {n_eval} {name}:train against {name}:test images")
     floor = evaluator.evaluate(random_subset(train_data.images, n_eval, 1, train_data.qualified_name))
     say(f"Real-data floor ({name}:train vs {name}:test, {n_eval} images): FID {floor.fid:.2f}")
     small_sample = sample_size_note(evaluator.extractor_name, n_eval, measured_floor=floor.fid)
