@@ -236,6 +236,7 @@ def _run_benchmark(config: BenchConfig, console, display: BenchProgress) -> dict
         random_subset(test_data.images, n_eval, 0, test_data.qualified_name),
         config.features,
         kid_subsets=KID_SUBSETS,
+        cache=True,  # the test split's features, computed once per extractor and sample (reference_cache.py)
     )
     display.phase(f"real-data floor: FID of {n_eval} {name}:train against {name}:test images")
     floor = evaluator.evaluate(random_subset(train_data.images, n_eval, 1, train_data.qualified_name))
@@ -344,7 +345,10 @@ def training_images(train_data: ImageDataset, n: int | None, seed: int) -> Image
         return train_data
     chosen = torch.randperm(len(train_data), generator=torch.Generator().manual_seed(seed))[:n].sort().values
     labels = train_data.labels[chosen] if train_data.labels is not None else None
-    return ImageDataset(train_data.name, train_data.split, train_data.images[chosen], labels, train_data.license)
+    return ImageDataset(
+        train_data.name, train_data.split, train_data.images[chosen], labels, train_data.license,
+        num_classes=train_data.num_classes,  # a subset may lack the last class: conditional models keep them all
+    )
 
 
 def _summarise(model: str, seeds: list[SeedResult]) -> dict[str, Any]:

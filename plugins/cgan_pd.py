@@ -2,7 +2,9 @@
 arXiv:1802.05637, on a DCGAN-sized pair of networks.
 
 Generator: DCGAN's transposed convolutions, each batch norm made class-conditional (de Vries et al. 2017:
-a normalisation without affine parameters, then a per-class scale and shift looked up from the label).
+a normalisation without affine parameters, then a per-class scale and shift looked up from the label), and
+the label also given as a one-hot vector beside z: with conditional batch norm alone, whose per-class scales
+start equal and move by about the learning rate per step, 1,000 steps on MNIST showed no class structure.
 Discriminator: DCGAN's strided convolutions with LeakyReLU(0.2) and batch norm give a feature vector phi(x)
 (the last feature map, flattened); the score is ``linear(phi(x)) + <embed(y), phi(x)>``, the projection of
 the features on the class embedding. The paper's discriminators use spectral norm; on this small network it
@@ -14,6 +16,7 @@ keeps DCGAN's batch norm. Hinge loss, Adam lr 2e-4, betas (0.5, 0.999), one crit
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import ganzoo
@@ -50,7 +53,7 @@ class ProjectionGenerator(ganzoo.Generator):
         stages = doublings(size)
         self.base = size // 2**stages
         width = hp.generator_width * 2 ** (stages - 1)
-        self.project = nn.Linear(hp.latent_dim, width * self.base * self.base, bias=False)
+        self.project = nn.Linear(hp.latent_dim + hp.num_classes, width * self.base * self.base, bias=False)
         self.norms = nn.ModuleList([ConditionalBatchNorm(width, hp.num_classes)])
         self.ups = nn.ModuleList()
         for _ in range(stages - 1):
@@ -63,7 +66,8 @@ class ProjectionGenerator(ganzoo.Generator):
                 nn.init.normal_(module.weight, 0.0, 0.02)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        x = self.project(z).view(z.shape[0], -1, self.base, self.base)
+        one_hot = F.one_hot(labels, self.num_classes).to(z.dtype)
+        x = self.project(torch.cat([z, one_hot], dim=1)).view(z.shape[0], -1, self.base, self.base)
         x = torch.relu(self.norms[0](x, labels))
         for up, norm in zip(self.ups, self.norms[1:]):
             x = torch.relu(norm(up(x), labels))

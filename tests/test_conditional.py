@@ -148,3 +148,13 @@ def test_kit_catches_a_generator_that_ignores_its_labels():
     deaf = ganzoo.ModelSpec(**{**spec.__dict__, "name": "deaf", "build_generator": Deaf})
     with pytest.raises(ConformanceError, match="same images for other labels"):
         check_model(deaf, image_shapes=[(1, 28, 28)])
+
+
+def test_info_builds_a_conditional_model_for_ten_classes():
+    from click.testing import CliRunner
+
+    from ganzoo.cli import cli
+
+    result = CliRunner().invoke(cli, ["info", "cgan-pd"])
+    assert result.exit_code == 0, result.output
+    assert "(for 10 classes)" in result.output and "conditional:  yes" in result.output

@@ -3,6 +3,7 @@ classifier score between two image sources, with one feature extractor."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -20,8 +21,9 @@ from ganzoo.metrics.fid import (
     FidEvaluator,
 )
 from ganzoo.metrics.inception import WEIGHTS_ENV
+from ganzoo.metrics.reference_cache import ReferenceFeatures, is_reference_file, load_reference, save_reference
 from ganzoo.metrics.report import metric_rows
-from ganzoo.metrics.sources import load_image_source
+from ganzoo.metrics.sources import ImageSource, load_image_source
 from ganzoo.registry import zoo
 
 POSITIVE = click.IntRange(min=1)
@@ -29,7 +31,7 @@ POSITIVE = click.IntRange(min=1)
 
 @click.command("fid")
 @click.argument("source_a")
-@click.argument("source_b")
+@click.argument("source_b", required=False)
 @click.option(
     "--features",
     default=DEFAULT_EXTRACTOR,
@@ -71,10 +73,17 @@ POSITIVE = click.IntRange(min=1)
     help="auto, cpu, cuda, cuda:N or mps: for sampling and extraction.",
 )
 @dataset_options
+@click.option(
+    "--save-stats",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Save source A's features (and their mu, sigma) to this .npz; pass the file as A later instead of "
+    "the images. With no B, only saves.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def fid(
     source_a: str,
-    source_b: str,
+    source_b: str | None,
     features: str,
     count: int | None,
     seed: int,
@@ -83,12 +92,14 @@ def fid(
     kid_subset_size: int,
     manifold: bool,
     device: str,
+    save_stats: Path | None,
     as_json: bool,
     **dataset_kwargs,
 ) -> None:
     """FID, KID, precision/recall, density/coverage and the classifier score of source B against source A.
 
-    A holds the real images.
+    A holds the real images, or is a statistics file saved by --save-stats (features computed once; the
+    real images' features are also cached, keyed by the images and the extractor's weights).
     A source is a dataset split (mnist-10k:test), a run directory or checkpoint (samples of its EMA
     generator in eval mode), an .npz with uint8 'images', or a folder of images (folder:PATH). Images keep
     their own size: a folder is resized only with --image-size. Every conversion the extractor makes is in
@@ -96,6 +107,10 @@ def fid(
     """
     if count is not None and count < 1:
         raise UsageError(f"--n must be a positive number of images; got {count}.")
+    if source_b is None and save_stats is None:
+        raise UsageError("name image source B to score against A, or pass --save-stats PATH to save A's features.")
+    if save_stats is not None and save_stats.exists():
+        raise UsageError(f"{save_stats} exists; choose another file for --save-stats (nothing was overwritten).")
     extractor = zoo().feature_extractors.get(features)  # an unknown name fails before any data is read
     if inception_weights is not None and extractor.build_from_file is None:
         raise UsageError(
@@ -105,10 +120,13 @@ def fid(
 
     torch_device = select_device(device)
     options = options_from_cli(**dataset_kwargs)
-    real = load_image_source(source_a, count, seed, options=options, device=torch_device)
-    fake = load_image_source(source_b, count, seed + 1, options=options, device=torch_device)
+    reference = _reference_file(source_a, count)
+    if reference is not None:  # features saved by --save-stats stand in for A's images
+        real = ImageSource(None, f"{reference.description} (statistics file {source_a})")
+    else:
+        real = load_image_source(source_a, count, seed, options=options, device=torch_device)
     evaluator = FidEvaluator(
-        real.images,
+        reference or real.images,
         extractor.name,
         kid_subsets=kid_subsets,
         kid_subset_size=kid_subset_size,
@@ -116,11 +134,19 @@ def fid(
         device=torch_device,
         seed=seed,
         manifold=manifold,
+        cache=True,
     )
+    if save_stats is not None:
+        save_reference(save_stats, dataclasses.replace(evaluator.reference, description=real.description))
+        if source_b is None:
+            click.echo(f"Saved the features of {escape(real.description)} to {save_stats}.")
+            return
+    fake = load_image_source(source_b, count, seed + 1, options=options, device=torch_device)
     result = evaluator.evaluate(fake.images)
     notes = [f"A: {note}" for note in real.notes] + [f"B: {note}" for note in fake.notes] + list(result.notes)
     data = {
-        "a": {"source": source_a, "description": real.description, "n": result.n_real},
+        "a": {"source": source_a, "description": real.description, "n": result.n_real,
+              "features_from_cache": evaluator.reference_cached},
         "b": {"source": source_b, "description": fake.description, "n": result.n_fake},
         **result.as_dict(),
         "notes": notes,
@@ -148,6 +174,20 @@ def fid(
         [Column("metric", wrap=False), Column("B against A", wrap=False), Column("A itself", wrap=False)],
         metric_rows(result),
     )
+
+
+def _reference_file(spec: str, count: int | None) -> ReferenceFeatures | None:
+    """Source A's features when it names a statistics file saved by --save-stats, else None."""
+    path = Path(spec).expanduser()
+    if not is_reference_file(path):
+        return None
+    reference = load_reference(path)
+    if count is not None and count != len(reference.features):
+        raise UsageError(
+            f"{path} holds the features of {len(reference.features)} images; --n {count} cannot change that "
+            f"(drop --n, or save statistics of {count} images)."
+        )
+    return reference
 
 
 def _version(distribution: str) -> str:

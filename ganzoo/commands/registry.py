@@ -107,6 +107,9 @@ def count_parameters(module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+INFO_CLASSES = 10  # classes a conditional model is built with for `ganzoo info`
+
+
 @click.command("info")
 @click.argument("model")
 @click.option("--image-shape", default=None, help="CxHxW to build for (default: the model's first shape).")
@@ -117,7 +120,9 @@ def info(model: str, image_shape: str | None, as_json: bool) -> None:
     spec = z.models.get(model)
     plugin = z.plugins[z.models.plugin_of(spec.name)]
     shape = parse_image_shape(image_shape) if image_shape else spec.default_image_shape
-    G, D = spec.build(shape, spec.defaults)  # a plugin's failure is a PluginError naming the plugin
+    # A conditional model takes its classes from the dataset; its parameters are counted for 10 (MNIST, CIFAR-10).
+    classes = (spec.defaults.num_classes or INFO_CLASSES) if spec.conditional else 0
+    G, D = spec.build(shape, spec.defaults.replace(num_classes=classes))  # a plugin's failure is a PluginError
     check_model_outputs(spec, G, D)  # so that a model `info` shows is one that can train
     data = {
         **_spec_row(spec, plugin),
@@ -125,6 +130,8 @@ def info(model: str, image_shape: str | None, as_json: bool) -> None:
         "defaults": dataclasses.asdict(spec.defaults),
         "generator_parameters": count_parameters(G),
         "discriminator_parameters": count_parameters(D),
+        "conditional": spec.conditional,
+        "auxiliary_classifier": spec.auxiliary_classifier,
     }
     if as_json:
         print_json(data)
@@ -136,8 +143,11 @@ def info(model: str, image_shape: str | None, as_json: bool) -> None:
     click.echo(f"image shapes: {', '.join(data['image_shapes'])}")
     click.echo(
         f"parameters at {data['image_shape']}: G {data['generator_parameters']:,}, "
-        f"D {data['discriminator_parameters']:,}"
+        f"D {data['discriminator_parameters']:,}" + (f" (for {classes} classes)" if spec.conditional else "")
     )
+    if spec.conditional:
+        extra = ", auxiliary classifier in D" if spec.auxiliary_classifier else ""
+        click.echo(f"conditional:  yes, on the dataset's class labels{extra}")
     print_table("defaults", ["hyperparameter", "value"], data["defaults"].items())
 
 

@@ -26,6 +26,7 @@ from ganzoo.interfaces import Generator
 from ganzoo.metrics.classifier_score import ClassifierScore, classifier_score
 from ganzoo.metrics.extractors import InputConversions, build_feature_extractor, describe_input
 from ganzoo.metrics.manifold import DENSITY_COVERAGE_K, ManifoldReference
+from ganzoo.metrics.reference_cache import ReferenceFeatures, cached_reference, images_sha256
 from ganzoo.metrics.sample_size import sample_size_note
 
 DEFAULT_EXTRACTOR = "lenet-mnist"
@@ -125,6 +126,24 @@ def finite_scalar(value: torch.Tensor, what: str) -> float:
     return number
 
 
+def score_notes(
+    extractor: str, num_features: int, n_real: int, n_fake: int, real: InputConversions, fake: InputConversions
+) -> list[str]:
+    """What a reader must know: the extractor's conversions and warnings, and the small-sample bias."""
+    notes = []
+    for what, given in (("real", real), ("generated", fake)):
+        if given.changes_images:
+            notes.append(f"{extractor} converted the {what} images: {'; '.join(given.changes_images)}.")
+        notes += [f"{what} images: {warning}" for warning in given.warnings]
+    if min(n_real, n_fake) <= num_features:
+        notes.append(
+            f"fewer images than features ({num_features}): the covariances are singular and FID is "
+            "strongly biased upwards; compare only scores with equal sample counts."
+        )
+    small = sample_size_note(extractor, min(n_real, n_fake))
+    return notes + ([small] if small else [])
+
+
 class FidEvaluator:
     """Scores image sets against one real set whose features and FID statistics are computed once.
 
@@ -136,7 +155,7 @@ class FidEvaluator:
 
     def __init__(
         self,
-        real_images: torch.Tensor,
+        real_images: torch.Tensor | ReferenceFeatures,
         extractor: str = DEFAULT_EXTRACTOR,
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
@@ -147,8 +166,10 @@ class FidEvaluator:
         seed: int = 0,
         manifold: bool = True,
         classifier: bool = True,
+        cache: bool = False,
     ) -> None:
-        check_images(real_images, "real images")
+        if not isinstance(real_images, ReferenceFeatures):
+            check_images(real_images, "real images")
         if kid_subsets < 0 or (kid_subsets > 0 and kid_subset_size < MIN_IMAGES):
             raise UsageError(
                 f"KID takes subsets of at least {MIN_IMAGES} images (or 0 subsets to skip KID); "
@@ -163,9 +184,9 @@ class FidEvaluator:
         self.seed = seed
         self.manifold, self.classifier = manifold, classifier
         self._manifold_reference: ManifoldReference | None = None  # the real radii, built on first use
-        self.real_input = describe_input(self.extractor, real_images, self.extractor_name)
         start = time.perf_counter()
-        self.real_features = extract_features(self.extractor, real_images, batch_size)
+        self.reference, self.reference_cached = self._reference(real_images, cache)
+        self.real_features = self.reference.features
         # Wall-clock seconds of the last steps, for benchmarks of the metric itself.
         self.last_seconds: dict[str, float] = {"real_extraction": time.perf_counter() - start}
         self.num_features = int(self.real_features.shape[1])
@@ -180,6 +201,32 @@ class FidEvaluator:
             if classifier
             else None
         )
+
+    def _reference(
+        self, real: torch.Tensor | ReferenceFeatures, cache: bool
+    ) -> tuple[ReferenceFeatures, bool]:
+        """The real set's features: given, from the cache (``cache``), or extracted now."""
+        if isinstance(real, ReferenceFeatures):
+            if (real.extractor, real.extractor_sha256) != (self.extractor_name, self.extractor_sha256):
+                raise UsageError(
+                    f"the statistics were computed with {real.extractor} ({real.extractor_sha256}), not with "
+                    f"{self.extractor_name} ({self.extractor_sha256}); pass --features {real.extractor} or save "
+                    "them again."
+                )
+            self.real_input = InputConversions(real.conversions)
+            return real, False
+        self.real_input = describe_input(self.extractor, real, self.extractor_name)
+
+        def make() -> ReferenceFeatures:
+            features = extract_features(self.extractor, real, self.batch_size)
+            return ReferenceFeatures(
+                features, self.extractor_name, self.extractor_sha256, images_sha256(real),
+                f"{len(real)} images", self.real_input.conversions,
+            )
+
+        if cache:
+            return cached_reference(real, self.extractor_name, self.extractor_sha256, make)
+        return make(), False
 
     @property
     def n_real(self) -> int:
@@ -213,7 +260,9 @@ class FidEvaluator:
                 f"the features have shape {tuple(fake_features.shape)}; this evaluator's have {self.num_features}."
             )
         fake_input = fake_input or InputConversions()
-        notes = self._notes(n_fake, fake_input)
+        notes = score_notes(
+            self.extractor_name, self.num_features, self.n_real, n_fake, self.real_input, fake_input
+        )
         subset_size = min(self.kid_subset_size, self.n_real, n_fake) if self.kid_subsets else 0
         if self.kid_subsets and subset_size < self.kid_subset_size:
             notes.append(
@@ -254,23 +303,6 @@ class FidEvaluator:
             real_conversions=self.real_input.conversions,
             fake_conversions=fake_input.conversions,
         )
-
-    def _notes(self, n_fake: int, fake_input: InputConversions) -> list[str]:
-        """What a reader must know: the extractor's conversions and warnings, and the small-sample bias."""
-        notes = []
-        for what, given in (("real", self.real_input), ("generated", fake_input)):
-            if given.changes_images:
-                notes.append(
-                    f"{self.extractor_name} converted the {what} images: {'; '.join(given.changes_images)}."
-                )
-            notes += [f"{what} images: {warning}" for warning in given.warnings]
-        if min(self.n_real, n_fake) <= self.num_features:
-            notes.append(
-                f"fewer images than features ({self.num_features}): the covariances are singular and FID is "
-                "strongly biased upwards; compare only scores with equal sample counts."
-            )
-        small = sample_size_note(self.extractor_name, min(self.n_real, n_fake))
-        return notes + ([small] if small else [])
 
     def _manifold_scores(self, fake_features: torch.Tensor, notes: list[str]):
         if not self.manifold:

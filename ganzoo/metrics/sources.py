@@ -19,7 +19,7 @@ CHANNEL_COUNTS = (1, 3)
 
 
 class ImageSource(NamedTuple):
-    images: torch.Tensor  # uint8 (N, C, H, W) on the CPU
+    images: torch.Tensor | None  # uint8 (N, C, H, W) on the CPU; None for a statistics file's features
     description: str  # what the images are, for tables and results
     notes: tuple[str, ...] = ()  # every change made to the images while loading them, for the output
 
