@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "machine": machine_line(),
                     "rounds": args.rounds,
+                    "bytecode": bytecode,
                     "seconds": medians,
                     "ratio_to_import_torch": ratios,
                 },

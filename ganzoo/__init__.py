@@ -17,14 +17,21 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ im
     from ganzoo.augment import Augmentation
     from ganzoo.bench import BenchConfig, run_benchmark
     from ganzoo.checkpoint import load_generator
-    from ganzoo.datasets.base import Availability, DatasetOptions, DatasetSource, ImageDataset, load_dataset
+    from ganzoo.datasets.base import (
+        Availability,
+        DatasetOptions,
+        DatasetSource,
+        ImageDataset,
+        load_dataset,
+        to_uint8,
+    )
     from ganzoo.engine import Run, TrainConfig, Trainer, train
     from ganzoo.errors import CheckpointError, DatasetError, GanzooError, PluginError, UsageError
     from ganzoo.hookspecs import hookimpl
     from ganzoo.interfaces import Discriminator, Generator, ImageShape
     from ganzoo.losses import Loss, Penalty
     from ganzoo.metrics.extractors import FeatureExtractorSpec
-    from ganzoo.metrics.fid import FidEvaluator, FidResult, compute_fid_kid
+    from ganzoo.metrics.fid import FidEvaluator, FidResult, compute_fid_kid, sample_uint8
     from ganzoo.registry import zoo
     from ganzoo.spec import Hyperparameters, ModelSpec
 
@@ -37,6 +44,7 @@ _LAZY = {
     "DatasetSource": "ganzoo.datasets.base",
     "ImageDataset": "ganzoo.datasets.base",
     "load_dataset": "ganzoo.datasets.base",
+    "to_uint8": "ganzoo.datasets.base",
     "CheckpointError": "ganzoo.errors",
     "DatasetError": "ganzoo.errors",
     "GanzooError": "ganzoo.errors",
@@ -60,6 +68,7 @@ _LAZY = {
     "FidEvaluator": "ganzoo.metrics.fid",
     "FidResult": "ganzoo.metrics.fid",
     "compute_fid_kid": "ganzoo.metrics.fid",
+    "sample_uint8": "ganzoo.metrics.fid",
     "BenchConfig": "ganzoo.bench",
     "run_benchmark": "ganzoo.bench",
 }
@@ -116,6 +125,8 @@ __all__ = [
     "load_dataset",
     "load_generator",
     "run_benchmark",
+    "sample_uint8",
+    "to_uint8",
     "train",
     "zoo",
 ]

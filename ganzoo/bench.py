@@ -20,17 +20,21 @@ import torch
 import ganzoo
 from ganzoo import checkpoint as ckpt
 from ganzoo.augment import build_pipeline
+from ganzoo.bench_progress import BenchProgress
 from ganzoo.bench_restart import restartable
 from ganzoo.conditioning import hyperparameters_for
 from ganzoo.datasets.base import DatasetOptions, ImageDataset, load_dataset, split_source_name
 from ganzoo.engine import Callback, TrainConfig, Trainer, select_device
 from ganzoo.errors import UsageError
-from ganzoo.images import save_grid
+from ganzoo.images import chart_metadata, save_grid
 from ganzoo.metrics import conditional
+from ganzoo.metrics import summary as metric_summary
 from ganzoo.metrics.cas import real_data_ceiling
 from ganzoo.metrics.fid import FidEvaluator, sample_uint8
+from ganzoo.metrics.sample_size import sample_size_note
 from ganzoo.metrics.sources import random_subset
 from ganzoo.registry import plugin_versions, zoo
+from ganzoo.report import write_report
 from ganzoo.spec import check_model_outputs
 
 QUICK_BUDGET_SECONDS = 8.0
@@ -46,7 +50,7 @@ class BenchConfig:
     dataset: str = "mnist-10k"  # trained on its train split, evaluated against its test split
     steps: int | None = None  # budget in generator steps; None: use time_budget
     time_budget: float = 240.0  # budget in seconds of training (evaluation excluded) per model and seed
-    seeds: int = 1  # independent runs per model; FID is reported as mean ± std over them
+    seeds: int = 1  # independent runs per model; FID is reported as mean ± std over them (no std from one)
     eval_every: int | None = None  # steps between evaluations; None: 4 evaluations over the budget
     n_eval: int = 10000  # generated and real images per FID/KID evaluation
     features: str = "lenet-mnist"  # feature extractor
@@ -86,7 +90,8 @@ class Evaluation:
     train_seconds: float
     fid: float
     kid: float | None  # the final evaluation only
-    kid_std: float | None
+    kid_std: float | None  # spread of KID's single-subset estimates, not an error bar
+    metrics: dict[str, Any] = field(default_factory=dict)  # KID's s.e.m., precision ... (final evaluation)
 
 
 @dataclass
@@ -135,13 +140,16 @@ class EvaluateDuringTraining(Callback):
         final = spent or step >= trainer.config.steps
         if not self._due(trainer, step):
             return
+        trainer.report_evaluation_start(f"{'FID and KID' if final else 'FID'} of {self.config.n_eval} samples")
         start = time.perf_counter()
         generator = torch.Generator(device=trainer.device).manual_seed(10_000 + self.seed)
         fake = sample_uint8(trainer.sampling_generator(), self.config.n_eval, generator=generator)
         # KID costs more than extracting the features (benchmarks/RESULTS.md): the final evaluation only.
         self.evaluator.kid_subsets = KID_SUBSETS if final else 0
+        self.evaluator.manifold = final  # precision, recall, density, coverage: the final evaluation only
         result = self.evaluator.evaluate(fake)
-        evaluation = Evaluation(step, trainer.train_seconds, result.fid, result.kid_mean, result.kid_std)
+        evaluation = Evaluation(step, trainer.train_seconds, result.fid, result.kid_mean, result.kid_std,
+                                metric_summary.evaluation_metrics(result) if final else {})
         self.evaluations.append(evaluation)
         while self.next_eval_time <= trainer.train_seconds:
             self.next_eval_time += self.config.time_budget / 4
@@ -182,7 +190,16 @@ def versions() -> dict[str, Any]:
 
 
 def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
-    """Train and evaluate every model of ``config``; write results.json, results.md, the plot and grids."""
+    """Train and evaluate every model of ``config``; write results.json, results.md, the plot and grids.
+    Progress (``config.progress``) is a live display on a terminal, plain lines on stderr otherwise."""
+    budget = None if config.steps else config.time_budget
+    with BenchProgress(
+        len(config.models) * config.seeds, budget=budget, steps=config.steps, enabled=config.progress
+    ) as display:
+        return _run_benchmark(config, console, display)
+
+
+def _run_benchmark(config: BenchConfig, console, display: BenchProgress) -> dict[str, Any]:
     config.validate()
     specs = [zoo().models.get(name) for name in config.models]
     names = [spec.name for spec in specs]
@@ -219,15 +236,18 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
         random_subset(test_data.images, n_eval, 0, test_data.qualified_name),
         config.features,
         kid_subsets=KID_SUBSETS,
+        cache=True,  # the test split's features, computed once per extractor and sample (reference_cache.py)
     )
+    display.phase(f"real-data floor: FID of {n_eval} {name}:train against {n_eval} {name}:test images")
     floor = evaluator.evaluate(random_subset(train_data.images, n_eval, 1, train_data.qualified_name))
     say(f"Real-data floor ({name}:train vs {name}:test, {n_eval} images): FID {floor.fid:.2f}")
+    small_sample = sample_size_note(evaluator.extractor_name, n_eval, measured_floor=floor.fid)
 
     models: list[dict[str, Any]] = []
     for spec in specs:
         seeds = []
         for seed in range(config.seeds):
-            seeds.append(_train_one(spec.name, seed, config, train_data, evaluator, out, say))
+            seeds.append(_train_one(spec.name, seed, config, train_data, evaluator, out, say, display))
         models.append(_summarise(spec.name, seeds))
         if spec.conditional:  # CAS and intra-FID beside FID (ganzoo.metrics.conditional)
             say(f"CAS and intra-FID of {spec.name} ...")
@@ -254,7 +274,8 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
         "budget": {"steps": config.steps, "time_budget_seconds": None if config.steps else config.time_budget},
         "seeds": list(range(config.seeds)),
         "overrides": config.overrides,
-        "floor": {"fid": floor.fid, "kid": floor.kid_mean, "kid_std": floor.kid_std},
+        "floor": metric_summary.floor_metrics(floor),
+        "notes": [small_sample] if small_sample else [],
         **(
             {"cas_ceiling": real_data_ceiling(train_data, test_data)}
             if any(spec.conditional for spec in specs)
@@ -268,10 +289,11 @@ def run_benchmark(config: BenchConfig, *, console=None) -> dict[str, Any]:
     (out / "results.json").write_text(json.dumps(results, indent=2))
     (out / "results.md").write_text(results_markdown(results))
     plot_fid_against_time(results, out / "fid_vs_time.png")
+    write_report(results, out)
     return results
 
 
-def _train_one(model, seed, config, train_data, evaluator, out, say) -> SeedResult:
+def _train_one(model, seed, config, train_data, evaluator, out, say, display) -> SeedResult:
     run_dir = out / "runs" / f"{model}-seed{seed}"
     callback = EvaluateDuringTraining(evaluator, config, seed)
     train_config = TrainConfig(
@@ -290,14 +312,16 @@ def _train_one(model, seed, config, train_data, evaluator, out, say) -> SeedResu
     # A rerun of an interrupted bench into its --out replaces the runs it left (only ganzoo run directories).
     trainer = Trainer(
         train_config,
-        callbacks=[callback],
+        callbacks=[callback, display.callback()],
         dataset=training_images(train_data, config.train_subset, seed),
         overwrite=True,
     )
     budget = f"{config.steps} steps" if config.steps else f"{config.time_budget:.0f} s"
     say(f"Training {model} (seed {seed}) for {budget} ...")
+    display.start_run(model, seed)
     with restartable(out, model, seed):
         run = trainer.run()
+    display.end_run()
     metrics = run.metrics()
     rates = [m["images_per_second"] for m in metrics]
     final = callback.evaluations[-1]
@@ -337,8 +361,9 @@ def _summarise(model: str, seeds: list[SeedResult]) -> dict[str, Any]:
         "train_seconds": statistics.mean(s.train_seconds for s in seeds),
         "images_per_second": statistics.mean(s.images_per_second for s in seeds),
         "fid_mean": statistics.mean(finals),
-        "fid_std": statistics.stdev(finals) if len(finals) > 1 else 0.0,
+        "fid_std": metric_summary.fid_spread(finals),  # None from one seed: unknown, not zero
         "kid_mean": statistics.mean(s.final.kid for s in seeds),
+        **metric_summary.seed_summary([s.final.metrics for s in seeds]),
         "best_fid": best.fid,
         "best_step": best.step,
         "seeds": [dataclasses.asdict(s) for s in seeds],
@@ -362,7 +387,7 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
                 f"{m['steps']:.0f}",
                 f"{m['train_seconds']:.0f} s",
                 f"{m['images_per_second']:.0f}",
-                f"{m['fid_mean']:.2f} ± {m['fid_std']:.2f}",
+                metric_summary.fid_cell([s["evaluations"][-1]["fid"] for s in m["seeds"]]),
                 f"{m['kid_mean']:.4f}",
                 f"{m['best_step']} ({m['best_fid']:.2f})",
             ]
@@ -372,7 +397,8 @@ def table_rows(results: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-TABLE_COLUMNS = ["model", "plugin", "steps", "train time", "images/s", "FID (mean ± std)", "KID", "best step (FID)"]
+TABLE_COLUMNS = ["model", "plugin", "steps", "train time", "images/s", "FID (± std over seeds)", "KID",
+                 "best step (FID)"]
 
 
 def results_markdown(results: dict[str, Any]) -> str:
@@ -381,19 +407,23 @@ def results_markdown(results: dict[str, Any]) -> str:
         "",
         f"FID and KID of each model's EMA generator (eval mode) against `{results['reference_split']}`, "
         f"{results['n_fake']} generated vs {results['n_real']} real images, features `"
-        f"{results['feature_extractor']['name']}` (sha256 {results['feature_extractor']['sha256'][:12]}...). "
+        f"{results['feature_extractor']['name']}` ({_short_hash(results['feature_extractor']['sha256'])}). "
         f"Trained on `{results['training_split']}`{_training_note(results)}; seeds {results['seeds']}; budget "
         + (
             f"{results['budget']['steps']} steps"
             if results["budget"]["steps"]
             else f"{results['budget']['time_budget_seconds']:.0f} s of training per run"
         )
-        + ". Scores from different feature extractors are not comparable.",
+        + ". Scores from different feature extractors are not comparable. Precision and recall use k = 3, "
+        "density and coverage k = 5, on the same features; the classifier score of the real row is the test "
+        "images' own.",
+        *(line for note in results.get("notes", []) for line in ("", f"Note: {note}")),
         "",
         "| " + " | ".join(TABLE_COLUMNS) + " |",
         "|" + "---|" * len(TABLE_COLUMNS),
     ]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    lines += ["", *metric_summary.quality_markdown(results)]
     machine, v = results["machine"], results["versions"]
     lines += [
         "",
@@ -411,6 +441,38 @@ def results_markdown(results: dict[str, Any]) -> str:
 def _training_note(results: dict[str, Any]) -> str:
     note = f" ({results['training_subset']} images of it per seed)" if results.get("training_subset") else ""
     return note + (f" with augmentation {','.join(results['augment'])}" if results.get("augment") else "")
+
+
+def _short_hash(digest: str | None) -> str:
+    """'sha256:37a11...' (the form hashes are recorded in) shortened, the prefix written once."""
+    if not digest:
+        return "no weights file"
+    algorithm, _, value = digest.rpartition(":")
+    return f"{algorithm or 'sha256'} {value[:12]}..."
+
+
+def _plot_provenance(results: dict[str, Any]) -> dict[str, str]:
+    """The plot's PNG text: which runs (each final generator's sha256) and settings its numbers come from."""
+    generators = {
+        f"{m['model']} seed {s['seed']}": _generator_sha256(Path(s["run_directory"]))
+        for m in results["models"]
+        for s in m["seeds"]
+    }
+    return chart_metadata(
+        f"FID against training time, ganzoo bench on {results['dataset']['name']}",
+        {
+            "ganzoo:models": ", ".join(m["model"] for m in results["models"]),
+            "ganzoo:checkpoint-sha256": json.dumps(generators),
+            "ganzoo:feature-extractor": f"{results['feature_extractor']['name']} {results['feature_extractor']['sha256']}",
+            "ganzoo:samples": f"{results['n_fake']} generated against {results['n_real']} {results['reference_split']}",
+            "ganzoo:created": results["created"],
+        },
+    )
+
+
+def _generator_sha256(run_directory: Path) -> str:
+    path = run_directory / ckpt.FINAL_GENERATOR
+    return ckpt.file_sha256(path) if path.exists() else "unknown"
 
 
 def plot_fid_against_time(results: dict[str, Any], path: Path) -> None:
@@ -434,5 +496,5 @@ def plot_fid_against_time(results: dict[str, Any], path: Path) -> None:
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    figure.savefig(path)
+    figure.savefig(path, metadata=_plot_provenance(results))
     plt.close(figure)

@@ -26,6 +26,8 @@ class LazyCommand(NamedTuple):
     short_help: str  # the first sentence of the command's docstring; tests/test_startup.py keeps them equal
 
 
+# `ganzoo fid` and `ganzoo metrics` are one command under two names.
+METRICS_SHORT_HELP = "FID, KID, precision/recall, density/coverage and the classifier score of source B against source A."
 COMMANDS = {
     "augment": LazyCommand(
         "ganzoo.commands.conditional", "augment", "Whether generated images help a classifier when real labels are few."
@@ -43,14 +45,13 @@ COMMANDS = {
         "datasets",
         "List every dataset: whether it is available here, where it was found, its size and license.",
     ),
-    "fid": LazyCommand(
-        "ganzoo.commands.metrics", "fid", "FID and KID of image source B against image source A."
-    ),
+    "fid": LazyCommand("ganzoo.commands.metrics", "fid", METRICS_SHORT_HELP),
     "info": LazyCommand(
         "ganzoo.commands.registry",
         "info",
         "Show a model's spec, its default hyperparameters and the parameter counts of G and D.",
     ),
+    "metrics": LazyCommand("ganzoo.commands.metrics", "metrics", METRICS_SHORT_HELP),
     "list": LazyCommand(
         "ganzoo.commands.registry",
         "list_models",

@@ -77,6 +77,17 @@ def png_metadata(model: str, checkpoint_sha256: str | None, extra: dict[str, str
     return info
 
 
+def chart_metadata(description: str, fields: dict[str, str]) -> dict[str, str]:
+    """The text chunks of a chart ganzoo draws (matplotlib's ``savefig(metadata=...)``): what it shows and
+    the provenance of its numbers, and that it is no generated image."""
+    return {
+        "Software": f"ganzoo {ganzoo.__version__}",
+        "Description": description,
+        "ganzoo:synthetic": "false (a chart of measurements)",
+        **fields,
+    }
+
+
 def save_png(array: np.ndarray, path: Path, metadata) -> None:
     mode_array = array[..., 0] if array.shape[-1] == 1 else array
     Image.fromarray(mode_array).save(path, format="PNG", pnginfo=metadata)  # whatever the name ends in

@@ -43,10 +43,13 @@ class Generator(nn.Module, abc.ABC):
             return torch.randn(n, self.latent_dim, generator=generator, device=generator.device).to(device)
         return torch.randn(n, self.latent_dim, generator=generator, device=device)
 
+    @torch.no_grad()
     def sample(
         self, n: int, *, generator: torch.Generator | None = None, labels: torch.Tensor | int | None = None
     ) -> torch.Tensor:
-        """Draw ``n`` images with latents from ``generator`` (a ``torch.Generator``) for reproducibility.
+        """Draw ``n`` images in [-1, 1] with latents from ``generator`` (a ``torch.Generator``), without
+        autograd: the result does not require grad (``.cpu().numpy()`` works); ``ganzoo.to_uint8`` turns
+        it into what FID and KID take. Training goes through ``G(G.sample_latent(n))`` instead.
 
         A conditional generator draws them of class ``labels`` (one int, or int64 (n,)); by default every
         class equally often (:func:`balanced_labels`).

@@ -4,6 +4,7 @@ variant, so that none of them contains model-specific code."""
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -193,9 +194,15 @@ def parse_override(hp: Hyperparameters, assignment: str) -> Hyperparameters:
     key, sep, raw = assignment.partition("=")
     key = key.strip().replace("-", "_")
     fields = {f.name: f for f in dataclasses.fields(Hyperparameters)}
-    if not sep or key not in fields:
+    if not sep:
         raise UsageError(
             f"--set expects key=value with a key among: {', '.join(fields)}; got {assignment!r}."
+        )
+    if key not in fields:
+        close = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UsageError(
+            f"--set {assignment!r}: unknown hyperparameter {key!r}.{hint} Keys: {', '.join(fields)}."
         )
     current = getattr(hp, key)
     raw = raw.strip()

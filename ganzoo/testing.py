@@ -133,7 +133,7 @@ def _check_shape(spec, shape, hp, loss, penalty) -> None:
     gen, disc = _generate(G, labels), _discriminate(spec, D, labels)
 
     # Output shapes and range.
-    images = G.sample(n, generator=torch.Generator().manual_seed(1), labels=labels)
+    images = gen(G.sample_latent(n, generator=torch.Generator().manual_seed(1)))  # with autograd
     if tuple(images.shape) != (n, *shape):
         _fail(spec, shape, "generator output shape", f"{tuple(images.shape)} != {(n, *shape)}")
     if not torch.isfinite(images).all() or images.min() < -1.0 - 1e-6 or images.max() > 1.0 + 1e-6:
@@ -186,14 +186,14 @@ def _check_shape(spec, shape, hp, loss, penalty) -> None:
     opt_G = torch.optim.Adam(G.parameters(), lr=hp.generator_lr, betas=hp.generator_betas)
     opt_D = torch.optim.Adam(D.parameters(), lr=hp.discriminator_lr, betas=hp.discriminator_betas)
     opt_D.zero_grad(set_to_none=True)
-    fake = G.sample(n, labels=labels).detach()
+    fake = G.sample(n, labels=labels)  # no autograd
     d_loss = loss.discriminator_loss(disc(real), disc(fake)) + _class_loss(spec, D, (real, fake), labels)
     if penalty is not None:
         d_loss = d_loss + hp.penalty_weight * penalty(disc, real, fake)
     d_loss.backward()
     opt_D.step()
     opt_G.zero_grad(set_to_none=True)
-    fake = G.sample(n, labels=labels)
+    fake = gen(G.sample_latent(n))
     g_loss = losses.generator_loss(loss, disc(fake), lambda: disc(real).detach())
     g_loss = g_loss + _class_loss(spec, D, (fake,), labels)
     g_loss.backward()

@@ -79,6 +79,26 @@ def test_cli_prints_one_table_with_both_models_and_the_floor(tmp_path):
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "vanilla" in result.output and "dcgan" in result.output and "floor" in result.output
+    # One seed: the spread over seeds is unknown, not zero.
+    assert "± 0.00" not in result.output and "Fidelity and diversity" in result.output
+    assert "one seed, no spread" in (tmp_path / "b" / "results.md").read_text()
+    data = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert all(model["fid_std"] is None for model in data["models"])
+    assert any("n = 200 < 10,000" in note and "measured at this n" in note for note in data["notes"])
+
+
+def test_every_new_metric_is_recorded_for_the_models_and_the_floor(results):
+    data, out = results
+    floor = data["floor"]
+    assert 0.5 < floor["precision"] <= 1 and 0.5 < floor["coverage"] <= 1 and floor["classifier_score"] > 8
+    for model in data["models"]:
+        final = model["seeds"][0]["evaluations"][-1]["metrics"]
+        assert {"precision", "recall", "density", "coverage", "classifier_score", "kid_sem"} <= set(final)
+        assert 0 <= model["precision_mean"] <= 1 and model["classifier_score_mean"] >= 1
+        assert model["seeds"][0]["evaluations"][0]["metrics"] == {}  # not at the intermediate evaluation
+    markdown = (out / "results.md").read_text()
+    assert "| model | FID | precision | recall | density | coverage | classifier score |" in markdown
+    assert "mean over 2 seeds" in markdown
 
 
 @pytest.mark.parametrize(

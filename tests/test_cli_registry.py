@@ -15,7 +15,7 @@ from ganzoo.cli import cli
 from ganzoo.commands.registry import count_parameters
 from ganzoo.registry import DISABLE_ENV, LOAD_ENV, Zoo
 
-BUILTIN_MODELS = {"dcgan", "vanilla", "wgan-gp", "sngan", "ragan"}
+BUILTIN_MODELS = {"dcgan", "vanilla", "wgan-gp", "sngan", "ragan", "cgan-pd", "acgan"}
 
 
 @pytest.fixture
@@ -45,8 +45,9 @@ def test_list_json_is_the_registry(run):
 
 
 def table_rows(output: str) -> dict[str, list[str]]:
-    """The cells of each row of a rich table, by the row's first cell."""
-    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in output.splitlines() if "│" in line]
+    """The cells of each row of a table as piped output prints it (Markdown), by the row's first cell."""
+    lines = [line for line in output.splitlines() if line.startswith("| ")][1:]  # below the header
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines]
     return {cells[0]: cells for cells in rows}
 
 

@@ -124,7 +124,7 @@ def test_kid_is_reproducible_and_leaves_the_global_generator_alone(evaluator, te
     first = evaluator.evaluate(test_images)
     assert torch.equal(torch.rand(1), expected_next)
     assert evaluator.evaluate(test_images).kid_mean == first.kid_mean
-    assert first.kid_std > 0
+    assert first.kid_std is None and first.kid_sem is None  # N = the subset size: every subset is the whole set
 
 
 def test_fewer_than_two_images_is_a_usage_error(evaluator, test_images):

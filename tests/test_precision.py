@@ -113,5 +113,5 @@ def test_an_edited_placement_record_is_a_clear_error(tmp_path, own_cache, probes
     config = json.loads((run.directory / "config.json").read_text())
     config["placement"]["bf16_autocast"] = "yes"
     (run.directory / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ganzoo.CheckpointError, match="'placement' must hold true or false"):
+    with pytest.raises(ganzoo.CheckpointError, match="'placement' must be an object whose bf16_autocast and channels_last are true, false or null"):
         ganzoo.train(resume=run.directory, steps=4)

@@ -144,6 +144,20 @@ def test_metrics_are_not_duplicated_by_a_refused_second_process(run_copy):
         holder.wait(timeout=30)
 
 
+def test_a_file_system_without_locks_trains_and_says_so(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+
+    def no_locks(*args):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    run = tmp_path / "run"
+    result = invoke("train", "--out", run, "--steps", "2", *TINY_ARGS, "--no-progress", "--sample-every", "0")
+    assert result.exit_code == 0, result.output
+    assert "Warning: cannot lock" in result.output and "No locks available" in result.output
+
+
 # -- item 3: a kill after the final checkpoint ---------------------------------------------------------------
 
 

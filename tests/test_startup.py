@@ -186,3 +186,52 @@ def test_every_command_answers_help(name):
     result = CliRunner().invoke(ganzoo.cli.cli, [name, "--help"], prog_name="ganzoo")
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"Usage: ganzoo {name}")
+
+
+def test_importing_a_command_restores_the_garbage_collector():
+    import gc
+
+    group = ganzoo.cli.GanzooGroup("ganzoo", lazy_commands=ganzoo.cli.COMMANDS)
+    assert gc.isenabled()
+    assert group.get_command(click.Context(group), "list").name == "list"
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        group.get_command(click.Context(group), "plugins")
+        assert not gc.isenabled()  # a caller that had switched it off keeps it off
+    finally:
+        gc.enable()
+
+
+def test_the_startup_benchmark_times_every_command_and_prints_ratios(monkeypatch, capsys):
+    from benchmarks import startup
+
+    real = startup.commands()
+    assert set(real) == {
+        "python -c pass",
+        startup.BASELINE,
+        "ganzoo --help",
+        "ganzoo --version",
+        "ganzoo list",
+    }
+    assert real["ganzoo list"][-1] == "list" and real[startup.BASELINE][-1] == "import torch"
+    # The plumbing with cheap stand-ins for the slow ones (a test asserts no timing anyway).
+    quick = {**real, startup.BASELINE: real["python -c pass"], "ganzoo list": [*real["ganzoo --version"]]}
+    monkeypatch.setattr(startup, "commands", lambda: quick)
+    assert startup.main(["--rounds", "1", "--warmup", "0", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["seconds"]) == set(real) and report["ratio_to_import_torch"][startup.BASELINE] == 1.0
+    assert report["bytecode"] == "bytecode cached"
+    assert startup.main(["--rounds", "1", "--as-is"]) == 0
+    table = capsys.readouterr().out
+    assert "| `ganzoo --help` |" in table and "target <= 1.1x" in table and "environment as is" in table
+
+
+def test_the_startup_benchmark_reports_a_failing_command(monkeypatch):
+    from benchmarks import startup
+
+    monkeypatch.setattr(
+        startup, "commands", lambda: {"broken": [sys.executable, "-c", "raise SystemExit(3)"]}
+    )
+    with pytest.raises(SystemExit, match="failed \\(3\\)"):
+        startup.measure(rounds=1, warmup=0)

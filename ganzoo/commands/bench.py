@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 
 import click
+from rich.console import Console
 
-from ganzoo.console import print_table, text_console
+from ganzoo.console import Column, print_json, print_table, text_console
 from ganzoo.errors import UsageError
 from ganzoo.registry import zoo
 
@@ -41,8 +42,11 @@ def parse_duration(text: str) -> float:
               help="Train on N images of the train split, drawn with each run's seed.")
 @click.option("--device", default="auto", show_default=True, help="Training device.")
 @click.option("--quick", is_flag=True, help="A smoke run: a few seconds per model, 2000 samples.")
+@click.option("--no-progress", is_flag=True, help="No progress display (or lines, when not a terminal).")
+@click.option("--wide", is_flag=True, help="Show every column of the results table.")
+@click.option("--json", "as_json", is_flag=True, help="Print results.json instead of the table.")
 def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_eval, features, out, overrides,
-          augment, train_subset, device, quick) -> None:
+          augment, train_subset, device, quick, no_progress, wide, as_json) -> None:
     """Train models under one budget and compare FID/KID against the test split and the real-data floor.
 
     \b
@@ -52,7 +56,7 @@ def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_
     ganzoo bench --model dcgan --train-subset 1000 --augment color,translation,cutout
     """
     from ganzoo.augment import parse_augment
-    from ganzoo.bench import TABLE_COLUMNS, BenchConfig, run_benchmark, table_rows
+    from ganzoo.bench import BenchConfig, run_benchmark
 
     if all_models and models:
         raise UsageError("--all and --model exclude each other.")
@@ -78,12 +82,48 @@ def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_
 
         out = Path("bench-results") / datetime.now().strftime("%Y%m%d-%H%M%S")
     common = dict(models=names, dataset=dataset, features=features, out=out, device=device,
-                  overrides=list(overrides), augment=parse_augment(augment), **given)
+                  overrides=list(overrides), augment=parse_augment(augment), progress=not no_progress,
+                  **given)
     config = BenchConfig.quick(**common) if quick else BenchConfig(**common)
-    results = run_benchmark(config, console=text_console)  # plain text: paths are not markup
+    # Plain text (paths are not markup); with --json, on stderr so that stdout is the JSON alone.
+    say = Console(stderr=True, highlight=False, markup=False, soft_wrap=True) if as_json else text_console
+    results = run_benchmark(config, console=say)
+    if as_json:
+        print_json(results)
+        return
+    print_results_table(results, wide=wide)
+    text_console.print(
+        f"Results: {out / 'report.html'} (open it in a browser), {out / 'results.json'}, "
+        f"{out / 'results.md'}, plot {out / 'fid_vs_time.png'}"
+    )
+
+
+def print_results_table(results: dict, *, wide: bool = False, to=None) -> None:
+    """The FID table, then the other quality metrics; each fits 80 columns (--wide: every column)."""
+    from ganzoo.bench import TABLE_COLUMNS, table_rows
+    from ganzoo.metrics import summary as metric_summary
+
     print_table(
         f"FID against {results['reference_split']} ({results['n_fake']} samples, {results['feature_extractor']['name']})",
-        TABLE_COLUMNS,
+        [_column(name) for name in TABLE_COLUMNS],
         table_rows(results),
+        wide=wide,
+        to=to,
     )
-    text_console.print(f"Results: {out / 'results.json'}, {out / 'results.md'}, plot {out / 'fid_vs_time.png'}")
+    print_table(
+        metric_summary.quality_title(results),
+        [Column(name, wrap=name != "FID") for name in metric_summary.QUALITY_COLUMNS],
+        metric_summary.quality_rows(results),
+        wide=wide,
+        to=to,
+    )
+
+
+def _column(name: str) -> Column:
+    """The FID table's columns that fit in 80, with short headers; every other one (plugin, training time,
+    best step, and any that a later version adds) is shown by --wide and is in results.md and results.json."""
+    if name.startswith("FID"):
+        return Column("FID", wrap=False)
+    shown = {"model": Column("model"), "steps": Column("steps", wrap=False),
+             "images/s": Column("img/s", wrap=False), "KID": Column("KID", wrap=False)}
+    return shown.get(name, Column(name, wrap=False, wide=True))

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from ganzoo.commands import SEED
 from ganzoo.console import console, print_json, print_table
@@ -53,10 +52,8 @@ def cas(run: Path, test_split, count, seed, no_ceiling, intra_fid, as_json) -> N
         rows.append(["ceiling (trained on real)", f"{100 * result['ceiling']:.2f}%", result["n_real"]])
     if "intra_fid" in result:
         rows.append(["intra-class FID", f"{result['intra_fid']:.2f}", result["n_fake_per_class"]])
-    print_table(
-        escape(
-            f"{result['model']}: tested on {result['test_split']} ({result['n_test']} images), seed {seed}"
-        ),
+    print_table(  # cells and title are shown as they are (print_table reads no markup)
+        f"{result['model']}: tested on {result['test_split']} ({result['n_test']} images), seed {seed}",
         ["measure", "value", "images"],
         rows,
     )

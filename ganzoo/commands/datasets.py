@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ganzoo.console import print_json, print_table
+from ganzoo.console import Column, print_json, print_table
 from ganzoo.datasets.base import DATA_DIR_ENV, Availability, DatasetOptions
 from ganzoo.registry import zoo
 
@@ -135,7 +135,8 @@ def _megabytes(size: int | None) -> str:
     "--no-download", is_flag=True, help="Report datasets that would need a download as unavailable."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the datasets as JSON.")
-def datasets(data_dir: Path | None, no_download: bool, as_json: bool) -> None:
+@click.option("--wide", is_flag=True, help="Show every column (where each dataset is).")
+def datasets(data_dir: Path | None, no_download: bool, as_json: bool, wide: bool) -> None:
     """List every dataset: whether it is available here, where it was found, its size and license."""
     rows = dataset_rows(options_from_cli(data_dir=data_dir, no_download=no_download))
     if as_json:
@@ -143,7 +144,7 @@ def datasets(data_dir: Path | None, no_download: bool, as_json: bool) -> None:
         return
     print_table(
         None,
-        ["dataset", "available", "where", "size", "license"],
+        ["dataset", "available", Column("where", wide=True), Column("size", wrap=False), "license"],
         [
             (
                 ", ".join([row["name"], *row["aliases"]]),
@@ -154,6 +155,7 @@ def datasets(data_dir: Path | None, no_download: bool, as_json: bool) -> None:
             )
             for row in rows
         ],
+        wide=wide,
     )
     click.echo(
         "Name one split as NAME:SPLIT (e.g. mnist-10k:test). Your own images: folder:PATH. "

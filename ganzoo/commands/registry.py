@@ -8,7 +8,7 @@ import os
 import click
 from rich.text import Text
 
-from ganzoo.console import print_json, print_table, warn
+from ganzoo.console import Column, console, print_json, print_table, warn
 from ganzoo.errors import UsageError
 from ganzoo.registry import LOAD_ENV, PluginInfo, Zoo, zoo
 from ganzoo.spec import check_model_outputs
@@ -77,9 +77,13 @@ def warn_about_plugins(z: Zoo) -> None:
         warn(f"plugin {info.name!r} is unavailable: {info.error} (see `ganzoo plugins`).")
 
 
+WIDE = click.option("--wide", is_flag=True, help="Show every column (the table may exceed 80 columns).")
+
+
 @click.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the models as JSON.")
-def list_models(as_json: bool) -> None:
+@WIDE
+def list_models(as_json: bool, wide: bool) -> None:
     """List the registered models and the plugins that provide them."""
     rows = model_rows()
     if as_json:
@@ -87,11 +91,12 @@ def list_models(as_json: bool) -> None:
     elif rows:
         print_table(
             None,
-            ["model", "aliases", "plugin", "package", "summary"],
+            [Column("model", wrap=False), "aliases", Column("plugin", wrap=False), "package", "summary"],
             [
                 (r["name"], ", ".join(r["aliases"]), r["plugin"], f"{r['distribution']} {r['version'] or ''}", r["summary"])
                 for r in rows
             ],
+            wide=wide,
         )
     if not rows:
         warn(why_no_models(zoo()))
@@ -148,23 +153,30 @@ def info(model: str, image_shape: str | None, as_json: bool) -> None:
 
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print the plugins as JSON.")
-def plugins(as_json: bool) -> None:
+@WIDE
+def plugins(as_json: bool, wide: bool) -> None:
     """List plugins: package, version, hooks, what each registered, and why any is broken or skipped."""
     z = zoo()
     infos = [*z.plugins.values(), *(z.skipped[name] for name in sorted(z.skipped))]
     if as_json:
         print_json([info_.as_dict() for info_ in infos])
     else:
-        rows = []
+        rows, reasons = [], []
         for info_ in infos:
             registered = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info_.registered.items())
             if info_.error:
-                status = Text.assemble(("BROKEN", "red"), f": {info_.error}")
+                status = Text("BROKEN", style="red")
+                reasons.append(f"{info_.name}: broken: {info_.error}")
             elif info_.skipped:
-                status = f"skipped: {info_.skipped}"
+                status = Text("skipped")
+                reasons.append(f"{info_.name}: skipped: {info_.skipped}")
             else:
-                status = "ok"
+                status = Text("ok")
             rows.append((info_.name, _package(info_), ", ".join(info_.hooks), registered, status))
-        print_table(None, ["plugin", "package", "hooks", "registered", "status"], rows)
+        columns = [Column("plugin", wrap=False), "package", Column("hooks", wide=True), "registered",
+                   Column("status", wrap=False)]
+        print_table(None, columns, rows, wide=wide)
+        for reason in reasons:  # below the table, where a long message has the whole width
+            console.print(Text(reason), soft_wrap=not console.is_terminal)  # piped: one line each
     for message in z.switch_warnings:
         warn(message)

@@ -16,6 +16,7 @@ from ganzoo.commands import SEED
 from ganzoo.commands.datasets import dataset_options
 from ganzoo.console import plain, say
 from ganzoo.engine import TrainConfig, Trainer, distributed, select_device
+from ganzoo.engine.tensorboard import EVENTS_DIR, TensorBoardLogger
 from ganzoo.errors import GanzooError, UsageError
 from ganzoo.images import (
     check_grid_shape,
@@ -64,7 +65,11 @@ PER_CLASS_COLUMNS = 10  # images per class in a conditional run's per-class grid
 @click.option("--keep-checkpoints", type=POSITIVE, default=None, help="Checkpoints to keep (default 3).")
 @dataset_options
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def train(resume, overwrite, no_progress, no_ema, compile_, strict, no_download, **options) -> None:
+@click.option(
+    "--tensorboard", is_flag=True,
+    help="Also write TensorBoard events to RUN_DIR/tensorboard (pip install 'ganzoo[tensorboard]').",
+)
+def train(resume, overwrite, no_progress, no_ema, compile_, strict, no_download, tensorboard, **options) -> None:
     """Train a model; writes a run directory with config, metrics, sample grids and checkpoints.
 
     \b
@@ -100,7 +105,8 @@ def train(resume, overwrite, no_progress, no_ema, compile_, strict, no_download,
         setattr(config, key, value)
     try:
         with _errors_printed_once(), distributed.explain_collective_failures():
-            trainer = Trainer(config, resume=resume, overwrite=overwrite)
+            callbacks = [TensorBoardLogger()] if tensorboard else []
+            trainer = Trainer(config, resume=resume, overwrite=overwrite, cli=True, callbacks=callbacks)
             if trainer.rank == 0:
                 _announce(trainer, resume is not None)
             run = trainer.run()
@@ -117,7 +123,8 @@ def train(resume, overwrite, no_progress, no_ema, compile_, strict, no_download,
         f"  samples        {plain(run.directory / 'samples')}\n"
         f"  checkpoints    {plain(last[-1][1]) if last else '-'}\n"
         f"  metrics        {plain(run.metrics_path)}\n"
-        f"Next: ganzoo sample {plain(_quoted(run.directory))} --grid 4x4 -o grid.png"
+        + (f"  tensorboard    tensorboard --logdir {plain(_quoted(run.directory / EVENTS_DIR))}\n" if tensorboard else "")
+        + f"Next: ganzoo sample {plain(_quoted(run.directory))} --grid 4x4 -o grid.png"
     )
 
 

@@ -3,6 +3,7 @@ metrics.jsonl, sample grids, the final generator), so a user's directory is neve
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -94,7 +95,7 @@ def holds_nothing(path: Path) -> bool:
     return True
 
 
-_held: dict[str, Any] = {}  # run directory -> its open, flock-ed lock file, for the life of the process
+_held: dict[str, Any] = {}  # run directory -> its open, flock-ed lock file, until the run ends or the process
 
 
 def hold(path: Path) -> None:
@@ -115,10 +116,24 @@ def hold(path: Path) -> None:
             f"run directory {path} is in use by another process (pid {holder or 'unknown'}); wait for it to "
             f"end or stop it, or choose another --out."
         ) from None
+    except OSError as exc:  # a file system without locks (some network ones): train, but say so
+        from ganzoo.console import warn
+
+        warn(f"cannot lock {lock_path} ({exc.strerror or exc}); nothing stops a second process using {path}.")
     handle.truncate(0)
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     _held[key] = handle
+
+
+def release(path: Path) -> None:
+    """Give the lock back when a run ends, so that the same process (a notebook, a test) or another one can
+    resume it; a process that ends gives it back anyway."""
+    handle = _held.pop(os.path.realpath(path), None)
+    if handle is not None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 def default_run_dir(model: str) -> Path:
@@ -183,19 +198,27 @@ class RunDirectory:
     def metrics_path(self) -> Path:
         return self.path / METRICS_FILE
 
-    def refuse_existing(self, overwrite: bool) -> bool:
-        """Refuse to reuse a run directory unless told to; True when an old run is to be replaced."""
+    def refuse_existing(self, overwrite: bool, cli: bool = False) -> bool:
+        """Refuse to reuse a run directory unless told to; True when an old run is to be replaced.
+        ``cli``: name the command line's options in the message, else ``ganzoo.train``'s arguments."""
         if not (self.path.exists() and any(self.path.iterdir())) or holds_nothing(self.path):
             return False
         if not overwrite:
-            raise UsageError(
-                f"run directory {self.path} already exists. Continue it with "
-                f"`ganzoo train --resume {self.path} --steps N`, choose another --out, "
-                f"or pass --overwrite to replace it."
-            )
+            if cli:
+                how = (
+                    f"Continue it with `ganzoo train --resume {self.path} --steps N`, choose another --out, "
+                    f"or pass --overwrite to replace it."
+                )
+            else:
+                how = (
+                    f"Continue it with `ganzoo.train(resume={str(self.path)!r}, steps=N)`, choose another "
+                    f"out=, or pass overwrite=True to replace it."
+                )
+            raise UsageError(f"run directory {self.path} already exists. {how}")
         if not (self.path / ckpt.CONFIG_FILE).exists():
+            option = "--overwrite" if cli else "overwrite=True"
             raise UsageError(
-                f"{self.path} is not a ganzoo run directory; --overwrite only replaces run directories."
+                f"{self.path} is not a ganzoo run directory; {option} only replaces run directories."
             )
         self.hold()  # before anything is deleted: a run another process is training is not replaced
         return True
@@ -211,6 +234,10 @@ class RunDirectory:
         """Only the writing process (rank 0) locks the directory."""
         if self.writes:
             hold(self.path)
+
+    def release(self) -> None:
+        if self.writes:
+            release(self.path)
 
     def create(self, replace: bool, description: dict[str, Any]) -> None:
         """Made only once data and networks are ready, so a failed start leaves nothing behind."""

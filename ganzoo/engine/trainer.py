@@ -49,11 +49,24 @@ class Callback:
     def on_step(self, trainer: Trainer, step: int) -> None:
         """After each generator step; ``trainer.step`` is the number of completed steps."""
 
+    def on_evaluation_start(self, trainer: Trainer, step: int, what: str) -> None:
+        """Before an evaluation announced through :meth:`Trainer.report_evaluation_start` (``what`` says
+        what is measured, for a progress display)."""
+
     def on_evaluation(self, trainer: Trainer, step: int, results: dict[str, Any]) -> None:
         """After an evaluation reported through :meth:`Trainer.report_evaluation`."""
 
     def on_checkpoint(self, trainer: Trainer, step: int, path: Path) -> None:
         """After a checkpoint was written to ``path``."""
+
+    def on_log(self, trainer: Trainer, step: int, record: dict[str, Any]) -> None:
+        """After ``record`` (losses, gradient norms, images/s) was appended to metrics.jsonl."""
+
+    def on_samples(self, trainer: Trainer, step: int, images: torch.Tensor) -> None:
+        """After a fixed-noise sample grid of these uint8 images (N, C, H, W) was written."""
+
+    def on_run_end(self, trainer: Trainer) -> None:
+        """When :meth:`Trainer.run` returns or raises (close files here)."""
 
 
 def seed_everything(seed: int) -> None:
@@ -66,6 +79,7 @@ class Trainer:
     """Trains ``config.model`` on ``config.dataset``; :meth:`run` returns the :class:`Run`.
 
     Give ``resume`` a run directory to continue it from its newest checkpoint up to ``config.steps``.
+    ``cli``: errors name the command line's options (``--resume``) instead of Python arguments.
     """
 
     def __init__(
@@ -76,6 +90,7 @@ class Trainer:
         resume: str | os.PathLike | None = None,
         overwrite: bool = False,
         dataset: ImageDataset | None = None,
+        cli: bool = False,
     ) -> None:
         self.callbacks = list(callbacks or [])
         self._stop_signal: int | None = None
@@ -91,7 +106,7 @@ class Trainer:
             path = Path(resume)
             saved = distributed.on_main(lambda: RunDirectory(path, writes=process[0] == 0).held_config())
             config = _resumed_config(path, saved["train"], config)
-            recorded = _recorded_placement(path, saved)
+            recorded = _recorded_placement(saved)
         config.validate()
         self.config = config
         self.spec = zoo().models.get(config.model)
@@ -102,7 +117,7 @@ class Trainer:
                 lambda: Path(config.out) if config.out else default_run_dir(self.spec.name)
             )
         self.run_dir = RunDirectory(path, writes=process[0] == 0)
-        replace = resume is None and distributed.on_main(lambda: self.run_dir.refuse_existing(overwrite))
+        replace = resume is None and distributed.on_main(lambda: self.run_dir.refuse_existing(overwrite, cli))
 
         if dataset is None:
             config.check_shape_before_loading(self.spec)
@@ -144,7 +159,8 @@ class Trainer:
             )
             if self.step >= config.steps and not self.finishing:
                 raise UsageError(
-                    f"{path} is already at step {self.step}; pass a larger --steps to continue it."
+                    f"{path} is already at step {self.step}; pass a larger "
+                    f"{'--steps' if cli else 'steps='} to continue it."
                 )
         else:
             self.run_dir.create(
@@ -176,6 +192,14 @@ class Trainer:
 
     # -- the loop -------------------------------------------------------------------------------------
     def run(self) -> Run:
+        try:
+            return self._run_on_every_rank()
+        finally:
+            self.run_dir.release()  # the same process may resume it (a notebook, a test, then torchrun)
+            for callback in self.callbacks:
+                callback.on_run_end(self)
+
+    def _run_on_every_rank(self) -> Run:
         if self.world_size == 1:
             return self._run()
         hint = (
@@ -222,9 +246,7 @@ class Trainer:
                         log.average_over_ranks()
                 if log_due or checkpoint_due or (single and self._stop_signal is not None):
                     raise_if_diverged(log.bad_step(), self.directory, self.spec.name)
-                advance(
-                    self.step, log.write(self.step, self.train_seconds, self.G, self.D) if log_due else None
-                )
+                advance(self.step, self._write_log(log) if log_due else None)
                 if config.sample_every and self.step % config.sample_every == 0:
                     self.write_samples()
                 if checkpoint_due:
@@ -238,7 +260,7 @@ class Trainer:
         if self._stop_requested and single:
             # Stopped early by a callback: log the last partial interval and keep the run resumable.
             raise_if_diverged(log.bad_step(), self.directory, self.spec.name)
-            log.write(self.step, self.train_seconds, self.G, self.D)
+            self._write_log(log)
             if not ckpt.checkpoint_path(self.directory, self.step).exists():
                 self.save_checkpoint()
         if not self.run_dir.samples_path(self.step).is_file():
@@ -247,6 +269,13 @@ class Trainer:
         return Run(
             self.directory, self.step, distributed.on_main(lambda: ckpt.read_run_config(self.directory))
         )
+
+    def _write_log(self, log: MetricsLog) -> dict[str, Any] | None:
+        record = log.write(self.step, self.train_seconds, self.G, self.D)
+        if record is not None:
+            for callback in self.callbacks:
+                callback.on_log(self, self.step, record)
+        return record
 
     def sampling_generator(self):
         """The EMA generator when there is one (eval mode), else G."""
@@ -260,7 +289,10 @@ class Trainer:
         fixed = (self.fixed_noise,) if self.fixed_labels is None else (self.fixed_noise, self.fixed_labels)
         images = to_uint8(G(*fixed))
         G.train(was_training)
-        return self.run_dir.write_samples(images, self.step, self.spec.name)
+        path = self.run_dir.write_samples(images, self.step, self.spec.name)
+        for callback in self.callbacks:
+            callback.on_samples(self, self.step, images)
+        return path
 
     def save_checkpoint(self) -> Path:
         path = self.checkpointer.save(self.step, self.train_seconds)
@@ -271,6 +303,10 @@ class Trainer:
     def stop(self) -> None:
         """End the run after the current step, as if it had reached its step count (for callbacks)."""
         self._stop_requested = True
+
+    def report_evaluation_start(self, what: str) -> None:
+        for callback in self.callbacks:
+            callback.on_evaluation_start(self, self.step, what)
 
     def report_evaluation(self, results: dict[str, Any]) -> None:
         for callback in self.callbacks:
@@ -358,20 +394,14 @@ def real_batches_for(
     return LabeledBatches(dataset.images[subset], dataset.labels[subset], batch_size, seed, placement)
 
 
-def _recorded_placement(path: Path, saved: dict[str, Any]) -> dict[str, Any]:
-    """The precision a run trained in, so that it resumes in the same one. Runs written before placement
-    was recorded have only ``bf16_autocast``, and channels_last went with it for convolution models."""
+def _recorded_placement(saved: dict[str, Any]) -> dict[str, Any]:
+    """The precision a run trained in, so that it resumes in the same one (ganzoo.engine.schema has checked
+    its types). Runs written before placement was recorded have only ``bf16_autocast``, and channels_last
+    went with it for convolution models."""
     recorded = saved.get("placement")
     if recorded is None:
         amp = saved.get("bf16_autocast")
         recorded = {"bf16_autocast": amp, "channels_last": amp}
-    if not isinstance(recorded, dict) or not all(
-        isinstance(recorded.get(key), (bool, type(None))) for key in ("bf16_autocast", "channels_last")
-    ):
-        raise ckpt.CheckpointError(
-            f"{path / ckpt.CONFIG_FILE}: 'placement' must hold true or false for bf16_autocast and "
-            f"channels_last; it was edited or damaged."
-        )
     return recorded
 
 
@@ -395,15 +425,22 @@ def train(
     callbacks: list[Callback] | None = None,
     resume: str | os.PathLike | None = None,
     overwrite: bool = False,
+    progress: bool | None = None,
     **config: Any,
 ) -> Run:
     """Train ``model`` on ``dataset`` for ``steps`` generator steps and return the :class:`Run`.
 
     Keyword arguments are :class:`TrainConfig` fields (``out``, ``seed``, ``overrides``, ``device`` ...).
+    ``progress``: the CLI's progress bar, drawn in a terminal or a Jupyter notebook; None (the default)
+    shows it there only, False never. An existing ``out`` is continued with ``resume=`` or replaced with
+    ``overwrite=True``, never silently.
     """
-    config.setdefault("progress", False)
+    if progress is None:
+        from ganzoo.console import is_interactive
+
+        progress = is_interactive()
     trainer = Trainer(
-        TrainConfig(model=model, dataset=dataset, steps=steps, **config),
+        TrainConfig(model=model, dataset=dataset, steps=steps, progress=progress, **config),
         callbacks=callbacks,
         resume=resume,
         overwrite=overwrite,

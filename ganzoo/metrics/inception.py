@@ -16,9 +16,11 @@ from torch import nn
 
 from ganzoo.checkpoint import file_sha256
 from ganzoo.errors import GanzooError, UsageError, exception_line
+from ganzoo.metrics.extractors import InputConversions, resize_line
 
 WEIGHTS_ENV = "GANZOO_INCEPTION_WEIGHTS"
 NUM_FEATURES = 2048
+INPUT_SIZE = 299
 WEIGHTS_HINT = (
     "download pt_inception-2015-12-05-6726825d.pth (torch-fidelity's FID InceptionV3 weights) on a "
     f"machine with a network and pass its path with --inception-weights PATH or {WEIGHTS_ENV}=PATH"
@@ -35,6 +37,19 @@ class InceptionFeatures(nn.Module):
         super().__init__()
         self.network = network
         self.weights_sha256 = weights_sha256
+
+    def describe_input(self, images: torch.Tensor) -> InputConversions:
+        """What torchmetrics' InceptionV3 does to ``images``: channels, the TF1-style resize, the range."""
+        lines = ["channels: grayscale repeated to RGB"] if images.shape[1] == 1 else []
+        size = resize_line(*images.shape[-2:], INPUT_SIZE, "bilinear, TF1-style, no antialiasing")
+        lines += [size] if size else []
+        lines.append("range: [0, 255] -> [-1, 1]")
+        return InputConversions(tuple(lines))
+
+    def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """InceptionV3's 1008 class logits without the bias ("logits_unbiased", what the Inception Score uses)
+        from its pool features."""
+        return features.to(self.network.fc.weight.dtype) @ self.network.fc.weight.T
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[1] == 1:

@@ -15,6 +15,7 @@ from torch import nn
 
 from ganzoo.checkpoint import file_sha256
 from ganzoo.errors import CheckpointError, UsageError
+from ganzoo.metrics.extractors import InputConversions, is_colour, resize_line
 
 WEIGHTS_FILE = Path(__file__).resolve().parent.parent / "data" / "lenet_mnist.pt"
 # The sha256 of the shipped weights; tools/train_lenet.py prints the value for a rebuilt file.
@@ -78,6 +79,27 @@ class LeNetMnist(nn.Module):
             x = F.interpolate(x, size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", antialias=False)
         return (x - PIXEL_MEAN) / PIXEL_STD
 
+    def describe_input(self, images: torch.Tensor) -> InputConversions:
+        """What :meth:`prepare` does to ``images`` (uint8), and a warning for colour images."""
+        lines, warnings = [], []
+        if images.shape[1] == 3:
+            colour = is_colour(images)
+            lines.append(
+                "channels: RGB -> grayscale (ITU-R BT.601 luma)"
+                if colour
+                else "channels: RGB with three equal channels -> grayscale (unchanged pixels)"
+            )
+            if colour:
+                warnings.append(
+                    "lenet-mnist was trained on grayscale MNIST digits and sees these colour images only as "
+                    "grayscale: its scores say nothing about colour and little about images that are not digits."
+                )
+        size = resize_line(*images.shape[-2:], INPUT_SIZE, "bilinear, no antialiasing")
+        if size:
+            lines.append(size)
+        lines.append(f"range: [0, 255] -> [0, 1], then standardised with MNIST's mean {PIXEL_MEAN} and std {PIXEL_STD}")
+        return InputConversions(tuple(lines), tuple(warnings))
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Prepared float images -> the feature layer's raw pre-activation output (N, 128)."""
         return self.feature_layer(self.convolutions(x))
@@ -101,6 +123,11 @@ class LeNetMnist(nn.Module):
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Prepared float images -> class logits (N, 10); what the network was trained on."""
         return self.classifier(self.dropout(F.relu(self.embed(x))))
+
+    def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """The classifier's logits from :meth:`forward`'s normalized features (for the classifier score)."""
+        embedded = features * self.feature_scale + self.feature_center
+        return self.classifier(self.dropout(F.relu(embedded)))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return (self.embed(self.prepare(images)) - self.feature_center) / self.feature_scale

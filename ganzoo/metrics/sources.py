@@ -4,6 +4,7 @@ checkpoint (samples of its EMA generator), an ``.npz`` of images, or a folder of
 from __future__ import annotations
 
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -18,8 +19,9 @@ CHANNEL_COUNTS = (1, 3)
 
 
 class ImageSource(NamedTuple):
-    images: torch.Tensor  # uint8 (N, C, H, W) on the CPU
+    images: torch.Tensor | None  # uint8 (N, C, H, W) on the CPU; None for a statistics file's features
     description: str  # what the images are, for tables and results
+    notes: tuple[str, ...] = ()  # every change made to the images while loading them, for the output
 
 
 def load_image_source(
@@ -41,13 +43,13 @@ def load_image_source(
         raise UsageError(f"the number of images must be positive; got {n}.")
     path = Path(spec).expanduser()
     if spec.startswith("folder:"):
-        return _dataset_images(spec, n, seed, options)
+        return _folder_images(Path(spec[len("folder:") :]).expanduser(), n, seed, options)
     if path.suffix.lower() == ".npz":
         return _npz_images(path, n, seed)
     if path.is_dir():
         if is_run_directory(path):
             return _generator_images(path, n, seed, device)
-        return _dataset_images(f"folder:{path}", n, seed, options)
+        return _folder_images(path, n, seed, options)
     if path.is_file():
         return _generator_images(path, n, seed, device)
     if "/" in spec or spec.startswith(("~", ".")):
@@ -82,6 +84,51 @@ def _dataset_images(spec: str, n: int | None, seed: int, options: DatasetOptions
     dataset = load_dataset(spec, options=options)
     images = random_subset(dataset.images, n, seed, dataset.qualified_name)
     return ImageSource(images, f"{dataset.qualified_name} ({len(images)} of {len(dataset)} images)")
+
+
+def folder_image_sizes(root: Path) -> dict[tuple[int, int], int]:
+    """How many of the folder's images have each (width, height), read from the file headers only."""
+    from PIL import Image, UnidentifiedImageError
+
+    from ganzoo.datasets.folder import image_files
+
+    sizes: dict[tuple[int, int], int] = {}
+    for file in image_files(root):
+        try:
+            with Image.open(file) as image:
+                size = image.size
+        except (OSError, UnidentifiedImageError, ValueError):
+            continue  # unreadable: the folder loader names it when it skips or refuses it
+        sizes[size] = sizes.get(size, 0) + 1
+    return sizes
+
+
+def _folder_images(root: Path, n: int | None, seed: int, options: DatasetOptions | None) -> ImageSource:
+    """A folder's images at their own size; resized only when ``options.image_size`` asks, and then said so.
+
+    A metric must not change the images it is given: the folder loader's default (crop and resize to 64)
+    would upsample 28x28 digits that the extractor then downsamples again, and change the score.
+    """
+    options = options or DatasetOptions()
+    notes: list[str] = []
+    sizes = folder_image_sizes(root)
+    if options.image_size is None:
+        if len(sizes) > 1 or any(width != height for width, height in sizes):
+            shown = ", ".join(f"{w}x{h} ({count})" for (w, h), count in sorted(sizes.items())[:5])
+            raise UsageError(
+                f"the images under {root} are not all one square size ({shown}); pass --image-size S to "
+                "center-crop and resize every image to SxS (bicubic) before scoring."
+            )
+        if sizes:
+            ((side, _),) = sizes
+            options = replace(options, image_size=side)
+    elif set(sizes) != {(options.image_size, options.image_size)}:
+        notes.append(
+            f"the images of folder {root} were center-cropped to squares and resized to "
+            f"{options.image_size}x{options.image_size} (bicubic), as --image-size asked."
+        )
+    source = _dataset_images(f"folder:{root}", n, seed, options)
+    return source._replace(notes=tuple(notes))
 
 
 def _generator_images(path: Path, n: int | None, seed: int, device: str | torch.device) -> ImageSource:
