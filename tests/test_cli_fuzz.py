@@ -209,6 +209,7 @@ def workspace(tmp_path_factory):
                 "feature_extractor": {"name": config.features},
                 "models": [],
                 "floor": {"fid": 0.0, "kid": 0.0},
+                "seeds": [0],
             }
 
     def at_most_64_images(spec, n=None, *args, **kwargs):

@@ -15,7 +15,7 @@ from ganzoo.cli import cli
 from ganzoo.commands.registry import count_parameters
 from ganzoo.registry import DISABLE_ENV, LOAD_ENV, Zoo
 
-BUILTIN_MODELS = {"dcgan", "vanilla", "wgan-gp", "sngan", "ragan"}
+BUILTIN_MODELS = {"dcgan", "vanilla", "wgan-gp", "sngan", "ragan", "cgan-pd", "acgan"}
 
 
 @pytest.fixture

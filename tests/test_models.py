@@ -14,7 +14,7 @@ MODEL_NAMES = ganzoo.zoo().models.names()
 
 
 def test_the_builtins_are_registered():
-    assert {"vanilla", "dcgan", "wgan-gp", "sngan", "ragan"} <= set(MODEL_NAMES)
+    assert {"vanilla", "dcgan", "wgan-gp", "sngan", "ragan", "cgan-pd", "acgan"} <= set(MODEL_NAMES)
     assert ganzoo.get_model("wgan").name == "wgan-gp"
 
 

@@ -21,7 +21,7 @@ from ganzoo.cli import cli
 from ganzoo.registry import DISABLE_ENV, LOAD_ENV, TRACE_ENV
 from ganzoo.testing import check_model
 
-BUILTIN_MODELS = {"dcgan", "vanilla", "wgan-gp", "sngan", "ragan"}
+BUILTIN_MODELS = {"dcgan", "vanilla", "wgan-gp", "sngan", "ragan", "cgan-pd", "acgan"}
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ganzoo-lsgan"
 
 

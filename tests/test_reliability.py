@@ -97,7 +97,7 @@ def picture_folder(tmp_path_factory) -> Path:
 
 
 CLI_ROWS = {
-    "unknown-model": (["train", "--model", "dcgn", "--steps", "1"], "Did you mean 'dcgan'?"),
+    "unknown-model": (["train", "--model", "dcgn", "--steps", "1"], "Did you mean 'dcgan'"),
     "unknown-dataset": (["train", "--dataset", "mnsit", "--steps", "1"], "Did you mean 'mnist'"),
     "unknown-extractor": (
         ["fid", "mnist-10k:test", "mnist-10k:train", "--features", "lenet-mnst"],

@@ -88,6 +88,7 @@ TRAIN_FIELDS: dict[str, Check] = {
     "seed": integer(0, MAX_SEED),
     "out": optional(text()),
     "overrides": string_list(),
+    "augment": string_list(),
     "batch_size": optional(integer(1, 2**31 - 1)),
     "device": text(),
     "ema": flag(),

@@ -195,6 +195,7 @@ class Trainer:
         try:
             return self._run_on_every_rank()
         finally:
+            self.run_dir.release()  # the same process may resume it (a notebook, a test, then torchrun)
             for callback in self.callbacks:
                 callback.on_run_end(self)
 
