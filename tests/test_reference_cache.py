@@ -23,8 +23,8 @@ FAST = {"kid_subsets": 0, "manifold": False, "classifier": False}
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return tmp_path / "cache" / "ganzoo" / reference_cache.CACHE_SUBDIR
+    monkeypatch.setenv(reference_cache.CACHE_ENV, str(tmp_path / "reference-cache"))
+    return tmp_path / "reference-cache"
 
 
 @pytest.fixture(scope="module")

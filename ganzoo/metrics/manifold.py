@@ -104,6 +104,8 @@ class ManifoldReference:
         )
 
 
-def manifold_scores(real_features: torch.Tensor, fake_features: torch.Tensor, **options: int) -> ManifoldScores:
+def manifold_scores(
+    real_features: torch.Tensor, fake_features: torch.Tensor, **options: int
+) -> ManifoldScores:
     """Precision, recall, density and coverage of ``fake_features`` against ``real_features`` (N, D)."""
     return ManifoldReference(real_features, **options).score(fake_features)
