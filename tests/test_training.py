@@ -93,7 +93,7 @@ def test_an_existing_run_directory_is_never_overwritten(tmp_path):
     config = tiny_config(tmp_path / "run")
     ganzoo.train(steps=5, **config)
     before = (tmp_path / "run" / "config.json").read_bytes()
-    with pytest.raises(ganzoo.UsageError, match="already exists.*--resume"):
+    with pytest.raises(ganzoo.UsageError, match="already exists.*resume="):
         ganzoo.train(steps=5, **config)
     assert (tmp_path / "run" / "config.json").read_bytes() == before
     ganzoo.train(steps=5, overwrite=True, **{**config, "seed": 3})
