@@ -268,6 +268,7 @@ def _run_benchmark(config: BenchConfig, console, display: BenchProgress) -> dict
         "training_subset": config.train_subset,  # images of the train split each run trained on; None: all
         "augment": config.augment,
         "feature_extractor": {"name": evaluator.extractor_name, "sha256": evaluator.extractor_sha256},
+        "reference_features_from_cache": evaluator.reference_cached,  # the test split's, extracted before
         "n_real": n_eval,
         "n_fake": n_eval,
         "sampling": "EMA generator in eval mode",

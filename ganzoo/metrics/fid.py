@@ -347,7 +347,9 @@ class FidEvaluator:
             notes.append(f"precision, recall, density and coverage need more than {DENSITY_COVERAGE_K} images.")
             return None
         if self._manifold_reference is None:
-            self._manifold_reference = ManifoldReference(self.real_features)
+            parameter = next(self.extractor.parameters(), None)
+            device = parameter.device if parameter is not None else "cpu"
+            self._manifold_reference = ManifoldReference(self.real_features, device=device)
         return self._manifold_reference.score(fake_features)
 
 
