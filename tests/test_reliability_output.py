@@ -318,4 +318,4 @@ def test_a_bench_into_a_folder_named_like_markup_prints_it(tmp_path, monkeypatch
         args += ["--set", item]
     result = invoke(*args)
     assert result.exit_code == 0, result.output
-    assert f"Results: {out / 'results.json'}" in result.output
+    assert f"Results: {out / 'report.html'}" in result.output and f"{out / 'results.json'}," in result.output
