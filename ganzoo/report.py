@@ -43,7 +43,7 @@ def write_report(results: dict[str, Any], out: Path) -> Path:
 
 
 def report_html(results: dict[str, Any], out: Path) -> str:
-    from ganzoo.bench import TABLE_COLUMNS, table_rows
+    from ganzoo.bench_results import TABLE_COLUMNS, table_rows
 
     e = html.escape
     extractor = results["feature_extractor"]

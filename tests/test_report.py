@@ -60,7 +60,7 @@ def test_the_report_holds_every_metric_the_plot_the_samples_and_links_to_the_run
     results, out = bench
     page = Page()
     page.feed((out / "report.html").read_text())
-    from ganzoo.bench import TABLE_COLUMNS, table_rows
+    from ganzoo.bench_results import TABLE_COLUMNS, table_rows
 
     for cell in [*TABLE_COLUMNS, *(value for row in table_rows(results) for value in row)]:
         assert cell in page.cells, cell

@@ -100,7 +100,7 @@ def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_
 
 def print_results_table(results: dict, *, wide: bool = False, to=None) -> None:
     """The FID table, then the other quality metrics; each fits 80 columns (--wide: every column)."""
-    from ganzoo.bench import TABLE_COLUMNS, table_rows
+    from ganzoo.bench_results import TABLE_COLUMNS, table_rows
     from ganzoo.metrics import summary as metric_summary
 
     print_table(
