@@ -21,7 +21,12 @@ from ganzoo.metrics.fid import (
     FidEvaluator,
 )
 from ganzoo.metrics.inception import WEIGHTS_ENV
-from ganzoo.metrics.reference_cache import ReferenceFeatures, is_reference_file, load_reference, save_reference
+from ganzoo.metrics.reference_cache import (
+    ReferenceFeatures,
+    is_reference_file,
+    load_reference,
+    save_reference,
+)
 from ganzoo.metrics.report import metric_rows
 from ganzoo.metrics.sources import ImageSource, load_image_source
 from ganzoo.registry import zoo
