@@ -21,7 +21,11 @@ METRICS = ("fid", "kid_mean", "precision", "recall", "density", "coverage")
 
 def span(values: list[float], digits: int) -> str:
     low, high = min(values), max(values)
-    return f"{low:.{digits}f}" if round(low, digits) == round(high, digits) else f"{low:.{digits}f}-{high:.{digits}f}"
+    return (
+        f"{low:.{digits}f}"
+        if round(low, digits) == round(high, digits)
+        else f"{low:.{digits}f}-{high:.{digits}f}"
+    )
 
 
 def measure(extractor: str, seeds: int) -> list[list[str]]:
@@ -60,7 +64,17 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     set_threads()
     rows = measure(args.extractor, args.seeds)
-    columns = ["n (each set)", "seeds", "FID", "KID", "precision", "recall", "density", "coverage", "classifier score (B)"]
+    columns = [
+        "n (each set)",
+        "seeds",
+        "FID",
+        "KID",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+        "classifier score (B)",
+    ]
     text = "\n".join(
         [
             f"# The real-data floor of `{args.extractor}` against the sample count",

@@ -55,7 +55,7 @@ def fid_in_both_precisions(steps: int) -> list[list[str]]:
     from ganzoo.metrics.fid import FidEvaluator, sample_uint8
 
     test = dataset("mnist-10k:test")
-    evaluator = FidEvaluator(test.images, "lenet-mnist", kid_subsets=0)
+    evaluator = FidEvaluator(test.images, "lenet-mnist", kid_subsets=0, manifold=False, classifier=False)
     rows = []
     for amp in (False, True):
         with tempfile.TemporaryDirectory() as out:

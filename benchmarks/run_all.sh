@@ -4,7 +4,7 @@
 # RESULTS.md is then written from those logs by hand, with the machine line each one prints.
 #
 #   bash benchmarks/run_all.sh [NAME ...]     # NAME among: iteration flops profile pyspy variants widths
-#                                             #   time_to_quality bench; default: all of them
+#                                             #   time_to_quality metrics bench; default: all of them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 logs=benchmarks/results/logs
@@ -18,7 +18,7 @@ run() {
 }
 
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(iteration flops profile pyspy variants widths time_to_quality bench)
+[ ${#steps[@]} -gt 0 ] || steps=(iteration flops profile pyspy variants widths time_to_quality metrics bench)
 for step in "${steps[@]}"; do
     case $step in
         iteration) run iteration python -m pytest benchmarks/ --benchmark-only -q -p no:cacheprovider ;;
@@ -36,6 +36,10 @@ for step in "${steps[@]}"; do
         variants) run variants python -m benchmarks.variants --rounds 12 --loop-overhead ;;
         widths) run widths python -m benchmarks.widths --rounds 8 ;;
         time_to_quality) run time_to_quality python -m benchmarks.time_to_quality --limit 240 --eval-every 5 --overwrite ;;
+        metrics)  # writes benchmarks/fid_references.md and benchmarks/floor_vs_n.md
+            run fid_references python -m benchmarks.fid_references
+            run floor_vs_n python -m benchmarks.floor_vs_n
+            ;;
         bench)
             rm -rf /tmp/ganzoo-bench-all
             run bench ganzoo bench --all --out /tmp/ganzoo-bench-all

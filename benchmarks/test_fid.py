@@ -23,7 +23,7 @@ def image_sets():
 def evaluator(image_sets):
     """FID only (kid_subsets=0), as evaluations during training use it."""
     real, _ = image_sets
-    return FidEvaluator(real, "lenet-mnist", kid_subsets=0)
+    return FidEvaluator(real, "lenet-mnist", kid_subsets=0, manifold=False, classifier=False)
 
 
 @pytest.mark.benchmark(group="fid-10k")
@@ -31,7 +31,8 @@ def test_fid_cold(benchmark, image_sets, record_median):
     """Everything one cold FID does: real features and statistics, fake features, the distance."""
     real, fake = image_sets
     result = benchmark.pedantic(
-        lambda: FidEvaluator(real, "lenet-mnist", kid_subsets=0).evaluate(fake), rounds=ROUNDS
+        lambda: FidEvaluator(real, "lenet-mnist", kid_subsets=0, manifold=False, classifier=False).evaluate(fake),
+        rounds=ROUNDS,
     )
     assert result.n_real == result.n_fake == N_IMAGES and result.fid >= 0
     record_median("fid-cold", "lenet-mnist", benchmark)
@@ -68,8 +69,23 @@ def test_frechet_distance_part(benchmark, evaluator, image_sets, record_median):
 def test_fid_and_kid_from_features(benchmark, image_sets, record_median):
     """FID with KID beside it (torchmetrics' default 100 subsets of 1,000), from extracted features."""
     real, fake = image_sets
-    with_kid = FidEvaluator(real, "lenet-mnist")
+    with_kid = FidEvaluator(real, "lenet-mnist", manifold=False, classifier=False)
     fake_features = with_kid.features(fake)
     result = benchmark.pedantic(with_kid.evaluate_features, args=(fake_features,), rounds=ROUNDS)
     assert result.kid_subsets == 100
     record_median("fid-kid", "lenet-mnist", benchmark)
+
+
+@pytest.mark.benchmark(group="fid-10k")
+def test_precision_recall_density_coverage_from_features(benchmark, image_sets, record_median):
+    """Precision/recall (k=3) and density/coverage (k=5) of 10,000 against 10,000 features, the real radii
+    computed once beforehand (as every evaluation after the first finds them); compare with fid-features."""
+    from ganzoo.metrics.manifold import ManifoldReference
+
+    real, fake = image_sets
+    evaluator = FidEvaluator(real, "lenet-mnist", kid_subsets=0, classifier=False)
+    reference = ManifoldReference(evaluator.real_features)
+    fake_features = evaluator.features(fake)
+    scores = benchmark.pedantic(reference.score, args=(fake_features,), rounds=ROUNDS)
+    assert 0 <= scores.precision <= 1 and 0 <= scores.coverage <= 1
+    record_median("manifold", "lenet-mnist", benchmark)

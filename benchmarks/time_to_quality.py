@@ -50,7 +50,9 @@ class FidJudge:
     def __init__(self, n: int, device: str = "cpu") -> None:
         self.real = dataset("mnist-10k:test").images[:n]
         self.n = len(self.real)
-        self.evaluator = FidEvaluator(self.real, "lenet-mnist", device=device, kid_subsets=0)  # FID only
+        self.evaluator = FidEvaluator(  # FID only
+            self.real, "lenet-mnist", device=device, kid_subsets=0, manifold=False, classifier=False
+        )
 
     def __call__(self, images: torch.Tensor) -> float:
         return self.evaluator.evaluate(images).fid

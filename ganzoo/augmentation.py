@@ -86,6 +86,8 @@ def run_augmentation(config: AugmentationConfig, say: Callable[[str], Any] = pri
         "recipe": config.recipe.as_dict(),
         "seeds": seeds,
         "summary": {arm: _mean_and_error([s[arm] for s in seeds]) for arm in ARMS},
+        # The paired difference per seed: the same K images with and without the generated ones.
+        "gain": _mean_and_error([s["real+generated"] - s["real"] for s in seeds]),
     }
     (out / "augmentation.json").write_text(json.dumps(results, indent=2))
     (out / "augmentation.md").write_text(results_markdown(results))
@@ -157,8 +159,13 @@ def results_markdown(results: dict[str, Any]) -> str:
         lines.append(
             f"| {arm} | {100 * summary['mean']:.2f} ± {100 * summary['standard_error']:.2f} % | {per_seed} |"
         )
-    gain = results["summary"]["real+generated"]["mean"] - results["summary"]["real"]["mean"]
-    lines += ["", f"Gain from the generated images: {100 * gain:+.2f} percentage points.", ""]
+    gain = results["gain"]
+    lines += [
+        "",
+        f"Gain from the generated images (paired by seed): {100 * gain['mean']:+.2f} ± "
+        f"{100 * gain['standard_error']:.2f} percentage points.",
+        "",
+    ]
     return "\n".join(lines)
 
 

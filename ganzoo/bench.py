@@ -26,7 +26,7 @@ from ganzoo.conditioning import hyperparameters_for
 from ganzoo.datasets.base import DatasetOptions, ImageDataset, load_dataset, split_source_name
 from ganzoo.engine import Callback, TrainConfig, Trainer, select_device
 from ganzoo.errors import UsageError
-from ganzoo.images import chart_metadata, save_grid
+from ganzoo.images import save_grid
 from ganzoo.metrics import conditional
 from ganzoo.metrics import summary as metric_summary
 from ganzoo.metrics.cas import real_data_ceiling
@@ -34,7 +34,7 @@ from ganzoo.metrics.fid import FidEvaluator, sample_uint8
 from ganzoo.metrics.sample_size import sample_size_note
 from ganzoo.metrics.sources import random_subset
 from ganzoo.registry import plugin_versions, zoo
-from ganzoo.report import write_report
+from ganzoo.report import plot_provenance, write_report
 from ganzoo.spec import check_model_outputs
 
 QUICK_BUDGET_SECONDS = 8.0
@@ -225,7 +225,7 @@ def _run_benchmark(config: BenchConfig, console, display: BenchProgress) -> dict
         G, D = spec.build(train_data.image_shape, hp)
         check_model_outputs(spec, G, D)
     out.mkdir(parents=True, exist_ok=True)
-    say = console.print if console is not None else (lambda *a, **k: None)
+    say = display.routed(console.print) if console is not None else (lambda *a, **k: None)
 
     n_eval = min(config.n_eval, len(test_data), len(train_data))
     if n_eval < config.n_eval:
@@ -238,7 +238,7 @@ def _run_benchmark(config: BenchConfig, console, display: BenchProgress) -> dict
         kid_subsets=KID_SUBSETS,
         cache=True,  # the test split's features, computed once per extractor and sample (reference_cache.py)
     )
-    display.phase(f"real-data floor: FID of {n_eval} {name}:train against {n_eval} {name}:test images")
+    display.phase(f"real-data floor: FID of {n_eval} {name}:train against {name}:test images")
     floor = evaluator.evaluate(random_subset(train_data.images, n_eval, 1, train_data.qualified_name))
     say(f"Real-data floor ({name}:train vs {name}:test, {n_eval} images): FID {floor.fid:.2f}")
     small_sample = sample_size_note(evaluator.extractor_name, n_eval, measured_floor=floor.fid)
@@ -268,6 +268,7 @@ def _run_benchmark(config: BenchConfig, console, display: BenchProgress) -> dict
         "training_subset": config.train_subset,  # images of the train split each run trained on; None: all
         "augment": config.augment,
         "feature_extractor": {"name": evaluator.extractor_name, "sha256": evaluator.extractor_sha256},
+        "reference_features_from_cache": evaluator.reference_cached,  # the test split's, extracted before
         "n_real": n_eval,
         "n_fake": n_eval,
         "sampling": "EMA generator in eval mode",
@@ -451,30 +452,6 @@ def _short_hash(digest: str | None) -> str:
     return f"{algorithm or 'sha256'} {value[:12]}..."
 
 
-def _plot_provenance(results: dict[str, Any]) -> dict[str, str]:
-    """The plot's PNG text: which runs (each final generator's sha256) and settings its numbers come from."""
-    generators = {
-        f"{m['model']} seed {s['seed']}": _generator_sha256(Path(s["run_directory"]))
-        for m in results["models"]
-        for s in m["seeds"]
-    }
-    return chart_metadata(
-        f"FID against training time, ganzoo bench on {results['dataset']['name']}",
-        {
-            "ganzoo:models": ", ".join(m["model"] for m in results["models"]),
-            "ganzoo:checkpoint-sha256": json.dumps(generators),
-            "ganzoo:feature-extractor": f"{results['feature_extractor']['name']} {results['feature_extractor']['sha256']}",
-            "ganzoo:samples": f"{results['n_fake']} generated against {results['n_real']} {results['reference_split']}",
-            "ganzoo:created": results["created"],
-        },
-    )
-
-
-def _generator_sha256(run_directory: Path) -> str:
-    path = run_directory / ckpt.FINAL_GENERATOR
-    return ckpt.file_sha256(path) if path.exists() else "unknown"
-
-
 def plot_fid_against_time(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -496,5 +473,5 @@ def plot_fid_against_time(results: dict[str, Any], path: Path) -> None:
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    figure.savefig(path, metadata=_plot_provenance(results))
+    figure.savefig(path, metadata=plot_provenance(results))
     plt.close(figure)

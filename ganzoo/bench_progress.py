@@ -5,6 +5,7 @@ plain lines at intervals when the output is a log file or a pipe."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -108,6 +109,18 @@ class BenchProgress:
         self.run_status = "writing the results" if self.runs_done >= self.runs else "starting the next run"
         if self.progress is not None:
             self._draw()
+
+    def routed(self, say: Callable[..., None]) -> Callable[..., None]:
+        """``say`` (a console's print), printed above the live display while it is drawn: rich writes
+        another console's output past the display's redirection, and the display would overwrite it."""
+
+        def print_above(*objects: Any, **options: Any) -> None:
+            if self.progress is None:
+                say(*objects, **options)
+            else:
+                self.progress.console.print(*objects, markup=False, highlight=False, soft_wrap=True)
+
+        return print_above
 
     def callback(self) -> Callback:
         """The Callback that follows the current run's steps and evaluations."""

@@ -1,6 +1,6 @@
 """The benchmark's results page: one self-contained report.html (no script, no network: the plot and the
 sample grids are embedded) with the table of every metric, each model's samples, every evaluation, the
-provenance of the numbers and links to the run directories."""
+provenance of the numbers and links to the run directories; and the provenance text of the plot's PNG."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+
+from ganzoo import checkpoint as ckpt
+from ganzoo.images import chart_metadata
 
 REPORT_FILE = "report.html"
 
@@ -67,6 +70,7 @@ def report_html(results: dict[str, Any], out: Path) -> str:
         '<p class="note">Sorted by mean final FID; lower is better. The real-data floor is the score of '
         f"<code>{e(results['training_split'])}</code> against <code>{e(results['reference_split'])}</code> "
         "with the same extractor and counts.</p>",
+        *_other_metrics(results),
     ]
     plot = _data_uri(out / "fid_vs_time.png")
     if plot:
@@ -95,6 +99,35 @@ def report_html(results: dict[str, Any], out: Path) -> str:
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _other_metrics(results: dict[str, Any]) -> list[str]:
+    """The fidelity and diversity table and, for conditional models, CAS and intra-FID."""
+    from ganzoo.metrics import summary
+
+    e = html.escape
+    parts = [
+        "<h2>Fidelity and diversity</h2>",
+        f'<p class="note">{e(summary.quality_title(results))}</p>',
+        _table(summary.QUALITY_COLUMNS, summary.quality_rows(results), floor_last=True),
+    ]
+    conditional = [m for m in results["models"] if "cas_mean" in m]
+    if conditional:
+        rows = [
+            [m["model"], f"{100 * m['cas_mean']:.2f}%", f"{m['intra_fid_mean']:.2f}"]
+            for m in sorted(conditional, key=lambda m: -m["cas_mean"])
+        ]
+        ceiling = results.get("cas_ceiling") or {}
+        if "ceiling" in ceiling:
+            rows.append(["real data (ceiling)", f"{100 * ceiling['ceiling']:.2f}%", "-"])
+        parts += [
+            "<h2>Conditional models</h2>",
+            '<p class="note">CAS: test accuracy of a fixed classifier trained on generated images with '
+            "balanced labels (the ceiling: the same recipe on real images); intra-FID: FID per class, "
+            "averaged.</p>",
+            _table(["model", "CAS", "intra-FID"], rows, floor_last="ceiling" in ceiling),
+        ]
+    return parts
 
 
 def _table(columns: list[str], rows: list[list[str]], floor_last: bool = False) -> str:
@@ -160,3 +193,27 @@ def _data_uri(path: Path) -> str | None:
     if not path.exists():
         return None
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def plot_provenance(results: dict[str, Any]) -> dict[str, str]:
+    """The plot's PNG text: which runs (each final generator's sha256) and settings its numbers come from."""
+    generators = {
+        f"{m['model']} seed {s['seed']}": _generator_sha256(Path(s["run_directory"]))
+        for m in results["models"]
+        for s in m["seeds"]
+    }
+    return chart_metadata(
+        f"FID against training time, ganzoo bench on {results['dataset']['name']}",
+        {
+            "ganzoo:models": ", ".join(m["model"] for m in results["models"]),
+            "ganzoo:checkpoint-sha256": json.dumps(generators),
+            "ganzoo:feature-extractor": f"{results['feature_extractor']['name']} {results['feature_extractor']['sha256']}",
+            "ganzoo:samples": f"{results['n_fake']} generated against {results['n_real']} {results['reference_split']}",
+            "ganzoo:created": results["created"],
+        },
+    )
+
+
+def _generator_sha256(run_directory: Path) -> str:
+    path = run_directory / ckpt.FINAL_GENERATOR
+    return ckpt.file_sha256(path) if path.exists() else "unknown"

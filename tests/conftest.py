@@ -11,6 +11,7 @@ import torch
 
 from ganzoo import registry
 from ganzoo.engine.precision import CACHE_ENV
+from ganzoo.metrics.reference_cache import CACHE_ENV as REFERENCE_CACHE_ENV
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
@@ -19,6 +20,8 @@ torch.set_num_threads(2)
 # One precision decision per model configuration for the whole session, subprocesses included, so that runs
 # compared bit for bit were trained in the same precision (ganzoo.engine.precision).
 os.environ[CACHE_ENV] = os.path.join(tempfile.mkdtemp(prefix="ganzoo-precision-"), "precision.json")
+# Reference features that the metrics cache go to a temporary directory, not the user's ~/.cache.
+os.environ[REFERENCE_CACHE_ENV] = tempfile.mkdtemp(prefix="ganzoo-reference-features-")
 
 
 @pytest.fixture

@@ -106,3 +106,15 @@ def test_a_bench_reports_its_evaluations_as_plain_lines_when_piped(tmp_path, cap
 
 def test_duration():
     assert duration(90) == "1:30" and duration(4000) == "1:06:40" and duration(-1) == "0:00"
+
+
+def test_messages_are_printed_above_the_live_display():
+    console = Console(file=io.StringIO(), force_terminal=True, width=80)
+    printed = []
+    with BenchProgress(1, budget=10.0, console=console, clock=Clock()) as display:
+        say = display.routed(printed.append)
+        say("before the display")
+        display.start_run("dcgan", 0)
+        say("Training [dcgan] ...")  # through the live console, as plain text
+    assert printed == ["before the display"]
+    assert "Training [dcgan] ..." in console.file.getvalue()

@@ -32,7 +32,9 @@ def kl_score(probabilities: torch.Tensor) -> float:
 
 def test_logits_from_features_are_the_classifiers_logits(lenet_and_test):
     net, images, _, features = lenet_and_test
-    assert torch.allclose(net.logits_from_features(features[:500]), net.logits(net.prepare(images[:500])), atol=1e-4)
+    assert torch.allclose(
+        net.logits_from_features(features[:500]), net.logits(net.prepare(images[:500])), atol=1e-4
+    )
 
 
 def test_real_digits_score_near_ten_and_fewer_classes_near_their_count(lenet_and_test):
@@ -47,7 +49,9 @@ def test_real_digits_score_near_ten_and_fewer_classes_near_their_count(lenet_and
 def test_the_score_equals_the_formula_on_the_softmax(lenet_and_test):
     net, _, _, features = lenet_and_test
     probabilities = net.logits_from_features(features).double().softmax(dim=1)
-    assert classifier_score(net, features, "lenet-mnist").value == pytest.approx(kl_score(probabilities), rel=1e-9)
+    assert classifier_score(net, features, "lenet-mnist").value == pytest.approx(
+        kl_score(probabilities), rel=1e-9
+    )
 
 
 def test_splits_give_a_spread(lenet_and_test):
@@ -66,6 +70,8 @@ def test_an_extractor_without_a_classifier_has_no_score():
 
 def test_the_evaluator_puts_the_real_sets_score_beside_the_generated_one(lenet_and_test):
     _, images, labels, _ = lenet_and_test
-    result = FidEvaluator(images[:1500], kid_subsets=0, manifold=False).evaluate(images[1500:][labels[1500:] < 5])
+    result = FidEvaluator(images[:1500], kid_subsets=0, manifold=False).evaluate(
+        images[1500:][labels[1500:] < 5]
+    )
     assert result.classifier_score_real.value > 9 and result.classifier_score.value < 5.5
     assert result.as_dict()["classifier_score"]["name"] == "classifier score (lenet-mnist)"

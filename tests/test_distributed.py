@@ -256,6 +256,7 @@ def test_rank_zero_alone_writes_the_run_directory(two_rank_runs):
     written = sorted(p.name for p in run.rglob("*") if p.is_file())
     assert written == sorted(
         [
+            ".lock",  # rank 0's run-directory lock (ganzoo.engine.rundir); no rank but 0 wrote anything
             "config.json",
             "generator.pt",
             "metrics.jsonl",

@@ -148,6 +148,7 @@ class _FakeInception(torch.nn.Module):
         super().__init__()
         self.weights = weights
         self.seen_shapes: list[tuple[int, ...]] = []
+        self.fc = torch.nn.Linear(6, 5)  # torch-fidelity's classifier layer: the Inception Score's logits
 
     def forward(self, images):
         self.seen_shapes.append(tuple(images.shape))
@@ -180,6 +181,9 @@ def test_inception_gets_three_channels_and_feeds_fid(fake_inception, test_split,
     assert max(shape[0] for shape in evaluator.extractor.network.seen_shapes) <= 50  # its max_batch_size
     result = evaluator.evaluate(test_split.images[120:170])
     assert result.extractor == "inception" and result.extractor_sha256 == "sha256:" + file_sha256(weights)
+    assert result.classifier_score.name == "Inception Score" and result.classifier_score.splits == 10
+    assert "channels: grayscale repeated to RGB" in result.fake_conversions
+    assert any(line.startswith("size: 28x28 -> 299x299") for line in result.fake_conversions)
 
 
 def test_a_weights_file_for_an_extractor_that_ships_its_own_is_refused(tmp_path):

@@ -65,6 +65,16 @@ def test_every_hook_is_documented_with_its_arguments(hook):
     assert f"`{hook}({arguments})`" in DOCS.read_text(), f"docs/plugins.md lacks a section for {hook}({arguments})"
 
 
+def test_the_docs_list_every_hyperparameter_with_its_default():
+    import ast
+    import dataclasses
+
+    documented = dict(re.findall(r"^\| `(\w+)` \| `([^`]+)` \|", DOCS.read_text(), re.MULTILINE))
+    for field in dataclasses.fields(ganzoo.Hyperparameters):
+        assert field.name in documented, f"docs/plugins.md's Hyperparameters table lacks {field.name}"
+        assert ast.literal_eval(documented[field.name]) == field.default, field.name
+
+
 def docs_code_blocks(heading: str, language: str) -> list[str]:
     section = DOCS.read_text().split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
     return re.findall(rf"```{language}\n(.*?)```", section, re.DOTALL)

@@ -89,7 +89,9 @@ def test_a_set_with_no_more_points_than_k_is_a_usage_error():
 
 def test_a_collapsed_set_keeps_precision_and_loses_recall_and_coverage():
     real, _ = feature_sets(7, 500, 1, 6)
-    collapsed = real[:10].repeat(30, 1) + 1e-4 * torch.randn(300, 6, generator=torch.Generator().manual_seed(0))
+    collapsed = real[:10].repeat(30, 1) + 1e-4 * torch.randn(
+        300, 6, generator=torch.Generator().manual_seed(0)
+    )
     scores = manifold_scores(real, collapsed)
     assert scores.precision > 0.95 and scores.recall < 0.1 and scores.coverage < 0.2
 

@@ -62,7 +62,9 @@ def test_a_folder_of_28x28_pngs_scores_as_the_same_pixels_in_an_npz(tmp_path, di
 
 def test_a_folder_is_resized_only_when_asked_and_then_says_so(tmp_path, digits, cache):
     write_pngs(tmp_path / "pngs", digits)
-    data = run_json(f"folder:{tmp_path / 'pngs'}", "mnist-10k:test", "--n", "300", "--image-size", "32", *SMALL)
+    data = run_json(
+        f"folder:{tmp_path / 'pngs'}", "mnist-10k:test", "--n", "300", "--image-size", "32", *SMALL
+    )
     assert any("A: " in note and "resized to 32x32 (bicubic)" in note for note in data["notes"])
     assert any("size: 32x32 -> 28x28" in line for line in data["real_conversions"])
 
@@ -100,8 +102,9 @@ def test_grayscale_images_need_no_conversion_note():
 
 def test_kid_error_bar_is_the_standard_error_of_the_mean_of_the_subsets():
     train, test = ganzoo.load_dataset("mnist-10k:train"), ganzoo.load_dataset("mnist-10k:test")
-    evaluator = FidEvaluator(random_subset(train.images, 600, 0, "train"), kid_subsets=50, kid_subset_size=200,
-                             manifold=False)
+    evaluator = FidEvaluator(
+        random_subset(train.images, 600, 0, "train"), kid_subsets=50, kid_subset_size=200, manifold=False
+    )
     result = evaluator.evaluate(random_subset(test.images, 600, 1, "test"))
     assert result.kid_std > 0
     assert result.kid_sem == pytest.approx(result.kid_std / math.sqrt(50), rel=1e-12)
@@ -115,8 +118,17 @@ def test_kid_on_whole_sets_prints_no_error_bar():
     assert "± 0.00000" not in result.output and "no error bar" in result.output
     data = run_json("mnist-10k:train", "mnist-10k:test", "--n", "200", "--no-manifold")
     assert data["kid_sem"] is None and data["kid_std"] is None and math.isfinite(data["kid_mean"])
-    subsets = run("mnist-10k:train", "mnist-10k:test", "--n", "300", "--kid-subset-size", "100",
-                  "--kid-subsets", "20", "--no-manifold")
+    subsets = run(
+        "mnist-10k:train",
+        "mnist-10k:test",
+        "--n",
+        "300",
+        "--kid-subset-size",
+        "100",
+        "--kid-subsets",
+        "20",
+        "--no-manifold",
+    )
     assert "KID (20 subsets of 100)" in subsets.output and "(s.e.m.)" in subsets.output
 
 

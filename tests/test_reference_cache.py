@@ -23,8 +23,8 @@ FAST = {"kid_subsets": 0, "manifold": False, "classifier": False}
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return tmp_path / "cache" / "ganzoo" / reference_cache.CACHE_SUBDIR
+    monkeypatch.setenv(reference_cache.CACHE_ENV, str(tmp_path / "reference-cache"))
+    return tmp_path / "reference-cache"
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +115,15 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         save_reference(tmp_path / "s.npz", ReferenceFeatures(torch.zeros(3, 2), "x", None, None, "d"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_bench_reuses_the_reference_features_of_an_earlier_bench(tmp_path, cache):
+    from ganzoo.bench import BenchConfig, run_benchmark
+
+    tiny = ["generator_width=8", "discriminator_width=8", "batch_size=16"]
+    runs = [
+        run_benchmark(BenchConfig(models=["vanilla"], steps=1, n_eval=150, out=tmp_path / name, overrides=tiny))
+        for name in ("first", "second")
+    ]
+    assert [r["reference_features_from_cache"] for r in runs] == [False, True]
+    assert runs[0]["floor"] == runs[1]["floor"]

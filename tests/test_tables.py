@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
+import ganzoo
 import ganzoo.console
 from ganzoo.cli import cli
 from ganzoo.console import Column, print_table
@@ -107,4 +108,4 @@ def test_piped_list_has_one_line_per_model():
     result = CliRunner().invoke(cli, ["list"])
     assert result.exit_code == 0
     rows = [line for line in result.output.splitlines() if line.startswith("| ")][1:]
-    assert [row.split("|")[1].strip() for row in rows] == ["dcgan", "vanilla", "wgan-gp"]
+    assert [row.split("|")[1].strip() for row in rows] == [name for name, _ in ganzoo.zoo().models]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -100,5 +99,5 @@ def augment(model, dataset, real_images, generated, seeds, time_budget, steps, o
     console.print(
         f"Wrote {out / 'augmentation.md'}, {out / 'augmentation.json'} and {out / 'augmentation.png'}."
     )
-    console.print(json.dumps(results["summary"], indent=2))
+    print_json({"summary": results["summary"], "gain": results["gain"]})
 

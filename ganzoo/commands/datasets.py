@@ -36,7 +36,8 @@ _DATASET_OPTIONS = (
         "--image-size",
         type=click.IntRange(4, 4096),
         default=None,
-        help="folder:PATH datasets: the side of the square images are cropped and resized to (default 64).",
+        help="folder:PATH datasets: the side of the square images are cropped and resized to (default 64; "
+        "`ganzoo fid`/`metrics`: the images' own size, never resized unasked).",
     ),
     click.option(
         "--channels",

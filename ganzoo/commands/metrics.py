@@ -55,7 +55,8 @@ POSITIVE = click.IntRange(min=1)
     "--inception-weights",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help=f"Local InceptionV3 weights for --features inception (or set {WEIGHTS_ENV}).",
+    help=f"Local InceptionV3 weights for --features inception (or set {WEIGHTS_ENV}); default: the standard FID "
+    "weights, downloaded once into the cache and verified (never with --no-download).",
 )
 @click.option(
     "--kid-subsets",
@@ -125,6 +126,8 @@ def fid(
 
     torch_device = select_device(device)
     options = options_from_cli(**dataset_kwargs)
+    if extractor.name == "inception" and inception_weights is None:
+        inception_weights = _inception_weights(download=options.download)
     reference = _reference_file(source_a, count)
     if reference is not None:  # features saved by --save-stats stand in for A's images
         real = ImageSource(None, f"{reference.description} (statistics file {source_a})")
@@ -193,6 +196,17 @@ def _reference_file(spec: str, count: int | None) -> ReferenceFeatures | None:
             f"(drop --n, or save statistics of {count} images)."
         )
     return reference
+
+
+def _inception_weights(*, download: bool) -> Path | None:
+    """The weights file for --features inception: the user's, or the standard one from the cache (fetched
+    only when allowed: --no-download never downloads); None leaves the explanation to the extractor."""
+    from ganzoo.metrics.inception import torch_fidelity_installed
+    from ganzoo.metrics.inception_weights import resolve_inception_weights, user_weights
+
+    if user_weights(None) is not None or not torch_fidelity_installed():
+        return None
+    return resolve_inception_weights(None, download=download)
 
 
 def _version(distribution: str) -> str:

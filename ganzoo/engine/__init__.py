@@ -9,14 +9,16 @@
 - ``state``: what a checkpoint holds, written and restored in one place;
 - ``metrics_log``: the metrics.jsonl log; ``progress``: the progress bar;
 - ``interruption``: signals, and how a run ends early; ``distributed``: torchrun's process group;
+- ``callbacks``: the hooks through which a running Trainer tells the code around it;
 - ``trainer``: the Trainer that composes and drives them, and ``train()``.
 """
 
+from ganzoo.engine.callbacks import Callback
 from ganzoo.engine.config import TrainConfig
 from ganzoo.engine.interruption import TrainingDiverged, TrainingInterrupted
 from ganzoo.engine.placement import Placement, select_device
 from ganzoo.engine.rundir import Run, read_metrics
-from ganzoo.engine.trainer import Callback, Trainer, train
+from ganzoo.engine.trainer import Trainer, train
 
 __all__ = [
     "Callback",

@@ -3,6 +3,7 @@ metrics.jsonl, sample grids, the final generator), so a user's directory is neve
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -94,7 +95,7 @@ def holds_nothing(path: Path) -> bool:
     return True
 
 
-_held: dict[str, Any] = {}  # run directory -> its open, flock-ed lock file, for the life of the process
+_held: dict[str, Any] = {}  # run directory -> its open, flock-ed lock file, until the run ends or the process
 
 
 def hold(path: Path) -> None:
@@ -123,6 +124,16 @@ def hold(path: Path) -> None:
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     _held[key] = handle
+
+
+def release(path: Path) -> None:
+    """Give the lock back when a run ends, so that the same process (a notebook, a test) or another one can
+    resume it; a process that ends gives it back anyway."""
+    handle = _held.pop(os.path.realpath(path), None)
+    if handle is not None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 def default_run_dir(model: str) -> Path:
@@ -223,6 +234,10 @@ class RunDirectory:
         """Only the writing process (rank 0) locks the directory."""
         if self.writes:
             hold(self.path)
+
+    def release(self) -> None:
+        if self.writes:
+            release(self.path)
 
     def create(self, replace: bool, description: dict[str, Any]) -> None:
         """Made only once data and networks are ready, so a failed start leaves nothing behind."""

@@ -21,6 +21,7 @@ from ganzoo.augment import build_pipeline
 from ganzoo.conditioning import Conditioning, hyperparameters_for
 from ganzoo.datasets.base import ImageDataset, load_dataset, to_uint8
 from ganzoo.engine import distributed, precision
+from ganzoo.engine.callbacks import Callback, Callbacks
 from ganzoo.engine.config import TrainConfig
 from ganzoo.engine.data import LabeledBatches, RealBatches
 from ganzoo.engine.interruption import (
@@ -41,32 +42,6 @@ from ganzoo.errors import UsageError, exception_line
 from ganzoo.interfaces import balanced_labels
 from ganzoo.registry import zoo
 from ganzoo.spec import Hyperparameters, ModelSpec, check_model_outputs
-
-
-class Callback:
-    """Hooks into a running Trainer; subclass and override what you need (the bench does)."""
-
-    def on_step(self, trainer: Trainer, step: int) -> None:
-        """After each generator step; ``trainer.step`` is the number of completed steps."""
-
-    def on_evaluation_start(self, trainer: Trainer, step: int, what: str) -> None:
-        """Before an evaluation announced through :meth:`Trainer.report_evaluation_start` (``what`` says
-        what is measured, for a progress display)."""
-
-    def on_evaluation(self, trainer: Trainer, step: int, results: dict[str, Any]) -> None:
-        """After an evaluation reported through :meth:`Trainer.report_evaluation`."""
-
-    def on_checkpoint(self, trainer: Trainer, step: int, path: Path) -> None:
-        """After a checkpoint was written to ``path``."""
-
-    def on_log(self, trainer: Trainer, step: int, record: dict[str, Any]) -> None:
-        """After ``record`` (losses, gradient norms, images/s) was appended to metrics.jsonl."""
-
-    def on_samples(self, trainer: Trainer, step: int, images: torch.Tensor) -> None:
-        """After a fixed-noise sample grid of these uint8 images (N, C, H, W) was written."""
-
-    def on_run_end(self, trainer: Trainer) -> None:
-        """When :meth:`Trainer.run` returns or raises (close files here)."""
 
 
 def seed_everything(seed: int) -> None:
@@ -92,7 +67,7 @@ class Trainer:
         dataset: ImageDataset | None = None,
         cli: bool = False,
     ) -> None:
-        self.callbacks = list(callbacks or [])
+        self.callbacks = Callbacks(callbacks or [])
         self._stop_signal: int | None = None
         self._stop_requested = False  # set by stop(): a callback ended the run early
         self.train_seconds = 0.0  # wall time spent in training steps (callbacks and evaluation excluded)
@@ -101,13 +76,7 @@ class Trainer:
         # Under torchrun each process is one rank (ganzoo.engine.distributed) and rank 0 alone writes;
         # outside it this is (0, 1, None) and every distributed branch is skipped.
         process = distributed.setup(config.device)
-        recorded = None  # a resumed run's placement, as its config.json recorded it
-        if resume is not None:
-            path = Path(resume)
-            saved = distributed.on_main(lambda: RunDirectory(path, writes=process[0] == 0).held_config())
-            config = _resumed_config(path, saved["train"], config)
-            recorded = _recorded_placement(saved)
-        config.validate()
+        config, path, recorded = _configured(config, resume, process)
         self.config = config
         self.spec = zoo().models.get(config.model)
         config.model = self.spec.name
@@ -119,26 +88,11 @@ class Trainer:
         self.run_dir = RunDirectory(path, writes=process[0] == 0)
         replace = resume is None and distributed.on_main(lambda: self.run_dir.refuse_existing(overwrite, cli))
 
-        if dataset is None:
-            config.check_shape_before_loading(self.spec)
-        self.dataset = (
-            dataset
-            if dataset is not None
-            else distributed.main_first(
-                lambda: load_dataset(config.dataset, "train", config.dataset_options())
-            )
-        )
-        self.spec.check_image_shape(self.dataset.image_shape)
+        self.dataset = _training_data(config, self.spec, dataset)
         self.hp = hyperparameters_for(self.spec, self.hp, self.dataset)
         parts = _build_parts(config, self.spec, self.hp, self.dataset, process, recorded)
         self.placement, self.precision_choice, self.real_batches, self.networks, self.iteration = parts
-        self.fixed_noise = torch.randn(
-            config.grid_size, self.hp.latent_dim, generator=torch.Generator().manual_seed(config.seed + 2)
-        ).to(self.device)
-        # Conditional grids: the fixed latents with every class in turn (image i shows class i mod classes).
-        self.fixed_labels = (
-            balanced_labels(config.grid_size, self.hp.num_classes, self.device) if self.spec.conditional else None
-        )
+        self.fixed_noise, self.fixed_labels = _fixed_inputs(config, self.hp, self.spec.conditional, self.device)
         self.checkpointer = Checkpointer(
             path,
             run_identity(self.spec, self.hp, self.dataset),
@@ -153,28 +107,10 @@ class Trainer:
                 self.dataset.qualified_name
             )
             distributed.on_main(lambda: self.run_dir.truncate_metrics(self.step))
-            # A run killed after its last checkpoint is finished (generator.pt, final grid) by its resume.
-            self.finishing = self.step >= config.steps and not distributed.on_main(
-                lambda: self.run_dir.is_finished(self.step)
-            )
-            if self.step >= config.steps and not self.finishing:
-                raise UsageError(
-                    f"{path} is already at step {self.step}; pass a larger "
-                    f"{'--steps' if cli else 'steps='} to continue it."
-                )
+            self.finishing = _finishing(self.run_dir, self.step, config.steps, cli)
         else:
-            self.run_dir.create(
-                replace,
-                describe_run(
-                    config,
-                    self.spec,
-                    self.hp,
-                    self.dataset,
-                    self.placement,
-                    self.precision_choice,
-                    self.distributed_info,
-                ),
-            )
+            description = (self.spec, self.hp, self.dataset, self.placement, self.precision_choice)
+            self.run_dir.create(replace, describe_run(config, *description, self.distributed_info))
 
     # What callbacks, the CLI, the benchmarks and the tests read.
     directory = property(lambda self: self.run_dir.path)
@@ -195,8 +131,8 @@ class Trainer:
         try:
             return self._run_on_every_rank()
         finally:
-            for callback in self.callbacks:
-                callback.on_run_end(self)
+            self.run_dir.release()  # the same process may resume it (a notebook, a test, then torchrun)
+            self.callbacks.notify(self, "on_run_end")
 
     def _run_on_every_rank(self) -> Run:
         if self.world_size == 1:
@@ -250,8 +186,7 @@ class Trainer:
                     self.write_samples()
                 if checkpoint_due:
                     self.save_checkpoint()
-                for callback in self.callbacks:
-                    callback.on_step(self, self.step)
+                self.callbacks.notify(self, "on_step", self.step)
                 if agreed_stop:
                     self._stop_signal = agreed_stop
                 if self._stop_signal is not None and (single or agreed_stop):
@@ -272,8 +207,7 @@ class Trainer:
     def _write_log(self, log: MetricsLog) -> dict[str, Any] | None:
         record = log.write(self.step, self.train_seconds, self.G, self.D)
         if record is not None:
-            for callback in self.callbacks:
-                callback.on_log(self, self.step, record)
+            self.callbacks.notify(self, "on_log", self.step, record)
         return record
 
     def sampling_generator(self):
@@ -289,14 +223,12 @@ class Trainer:
         images = to_uint8(G(*fixed))
         G.train(was_training)
         path = self.run_dir.write_samples(images, self.step, self.spec.name)
-        for callback in self.callbacks:
-            callback.on_samples(self, self.step, images)
+        self.callbacks.notify(self, "on_samples", self.step, images)
         return path
 
     def save_checkpoint(self) -> Path:
         path = self.checkpointer.save(self.step, self.train_seconds)
-        for callback in self.callbacks:
-            callback.on_checkpoint(self, self.step, path)
+        self.callbacks.notify(self, "on_checkpoint", self.step, path)
         return path
 
     def stop(self) -> None:
@@ -304,17 +236,14 @@ class Trainer:
         self._stop_requested = True
 
     def report_evaluation_start(self, what: str) -> None:
-        for callback in self.callbacks:
-            callback.on_evaluation_start(self, self.step, what)
+        self.callbacks.notify(self, "on_evaluation_start", self.step, what)
 
     def report_evaluation(self, results: dict[str, Any]) -> None:
-        for callback in self.callbacks:
-            callback.on_evaluation(self, self.step, results)
+        self.callbacks.notify(self, "on_evaluation", self.step, results)
 
     def _write_final_generator(self) -> None:
-        state = {"step": self.step, **self.checkpointer.identity}
-        state["ema_generator"] = self.sampling_generator().state_dict()
-        self.run_dir.write_final_generator(state)
+        generator = self.sampling_generator().state_dict()
+        self.run_dir.write_final_generator({"step": self.step, **self.checkpointer.identity, "ema_generator": generator})
 
     # -- interruption ---------------------------------------------------------------------------------
     def _request_stop(self, signum: int) -> None:
@@ -325,6 +254,53 @@ class Trainer:
         raise interrupted(
             self._stop_signal, self.step, path, self.directory, self.config.steps, self.world_size
         )
+
+
+def _configured(
+    config: TrainConfig, resume: str | os.PathLike | None, process: tuple
+) -> tuple[TrainConfig, Path | None, dict[str, Any] | None]:
+    """A new run's config as given; a resumed run's saved one (only steps and device as requested), its
+    path and the placement it recorded."""
+    if resume is None:
+        config.validate()
+        return config, None, None
+    path = Path(resume)
+    saved = distributed.on_main(lambda: RunDirectory(path, writes=process[0] == 0).held_config())
+    config = _resumed_config(path, saved["train"], config)
+    config.validate()
+    return config, path, _recorded_placement(saved)
+
+
+def _training_data(config: TrainConfig, spec: ModelSpec, dataset: ImageDataset | None) -> ImageDataset:
+    """The given images, or the configured dataset's train split, once its shape is known to fit the model."""
+    if dataset is None:
+        config.check_shape_before_loading(spec)
+        dataset = distributed.main_first(lambda: load_dataset(config.dataset, "train", config.dataset_options()))
+    spec.check_image_shape(dataset.image_shape)
+    return dataset
+
+
+def _finishing(run_dir: RunDirectory, step: int, steps: int, cli: bool) -> bool:
+    """Whether a resumed run is at its final step but lacks generator.pt or its final grid (killed right after
+    its last checkpoint): its resume writes them. A finished run is not resumed to the same step count."""
+    if step < steps:
+        return False
+    if not distributed.on_main(lambda: run_dir.is_finished(step)):
+        return True
+    raise UsageError(
+        f"{run_dir.path} is already at step {step}; pass a larger {'--steps' if cli else 'steps='} to continue it."
+    )
+
+
+def _fixed_inputs(
+    config: TrainConfig, hp: Hyperparameters, conditional: bool, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The sample grids' latents, and for a conditional model every class in turn (image i: class i mod K)."""
+    noise = torch.randn(
+        config.grid_size, hp.latent_dim, generator=torch.Generator().manual_seed(config.seed + 2)
+    ).to(device)
+    labels = balanced_labels(config.grid_size, hp.num_classes, device) if conditional else None
+    return noise, labels
 
 
 def _build_parts(

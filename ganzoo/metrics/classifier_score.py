@@ -50,7 +50,12 @@ def score_name(extractor_name: str) -> str:
 
 @torch.inference_mode()
 def classifier_score(
-    extractor: nn.Module, features: torch.Tensor, extractor_name: str, *, splits: int | None = None, seed: int = 0
+    extractor: nn.Module,
+    features: torch.Tensor,
+    extractor_name: str,
+    *,
+    splits: int | None = None,
+    seed: int = 0,
 ) -> ClassifierScore | None:
     """The classifier score of a set from its features, or None when the extractor has no classifier."""
     if not has_classifier(extractor):

@@ -45,7 +45,7 @@ def intra_class_fid(
         real = test.images[test.labels == label][:per_class]
         if len(real) < 2:
             raise UsageError(f"{test.qualified_name} has fewer than 2 images of class {label}.")
-        evaluator = FidEvaluator(real, features, kid_subsets=0)
+        evaluator = FidEvaluator(real, features, kid_subsets=0, manifold=False, classifier=False)
         generator = torch.Generator().manual_seed(seed + label)
         fake = sample_uint8(G, per_class, generator=generator, labels=label)
         per_class_fid.append(evaluator.evaluate(fake).fid)

@@ -144,6 +144,40 @@ def score_notes(
     return notes + ([small] if small else [])
 
 
+def kid_scores(
+    real_features: torch.Tensor, fake_features: torch.Tensor, subsets: int, subset_size: int, seed: int,
+    notes: list[str],
+) -> tuple[float | None, float | None, float | None]:
+    """KID's mean, the spread of its single-subset estimates and the standard error of the mean (the last
+    two None where no error bar is known); a note when every subset is the whole set."""
+    if not subsets:
+        return None, None, None
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
+        kid = KernelInceptionDistance(
+            feature=FeaturePassThrough(real_features.shape[1]), subsets=subsets, subset_size=subset_size
+        )
+    kid.update(real_features, real=True)
+    kid.update(fake_features, real=False)
+    # KID draws its subsets from torch's global generator: seed it here, leave the caller's untouched.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        mean, std = kid.compute()
+    mean_value = finite_scalar(mean, "KID")
+    if subset_size >= max(len(real_features), len(fake_features)):
+        notes.append(
+            f"KID was computed on the whole sets ({subset_size} images each): every subset is the same, "
+            "so KID has no error bar here."
+        )
+        return mean_value, None, None
+    if subsets == 1:
+        return mean_value, None, None  # one estimate: its spread is unknown
+    std_value = finite_scalar(std, "KID's standard deviation")
+    return mean_value, std_value, std_value / math.sqrt(subsets)
+
+
 class FidEvaluator:
     """Scores image sets against one real set whose features and FID statistics are computed once.
 
@@ -273,7 +307,9 @@ class FidEvaluator:
         self._fid.update(fake_features, real=False)
         fid = finite_scalar(self._fid.compute(), "FID")
         middle = time.perf_counter()
-        kid_mean, kid_std, kid_sem = self._kid(fake_features, subset_size, notes)
+        kid_mean, kid_std, kid_sem = kid_scores(
+            self.real_features, fake_features, self.kid_subsets, subset_size, self.seed, notes
+        )
         after_kid = time.perf_counter()
         manifold = self._manifold_scores(fake_features, notes)
         fake_score = (
@@ -311,41 +347,10 @@ class FidEvaluator:
             notes.append(f"precision, recall, density and coverage need more than {DENSITY_COVERAGE_K} images.")
             return None
         if self._manifold_reference is None:
-            self._manifold_reference = ManifoldReference(self.real_features)
+            parameter = next(self.extractor.parameters(), None)
+            device = parameter.device if parameter is not None else "cpu"
+            self._manifold_reference = ManifoldReference(self.real_features, device=device)
         return self._manifold_reference.score(fake_features)
-
-    def _kid(
-        self, fake_features: torch.Tensor, subset_size: int, notes: list[str]
-    ) -> tuple[float | None, float | None, float | None]:
-        """KID's mean, the spread of its single-subset estimates and the standard error of the mean."""
-        if not self.kid_subsets:
-            return None, None, None
-        from torchmetrics.image.kid import KernelInceptionDistance
-
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
-            kid = KernelInceptionDistance(
-                feature=FeaturePassThrough(self.num_features),
-                subsets=self.kid_subsets,
-                subset_size=subset_size,
-            )
-        kid.update(self.real_features, real=True)
-        kid.update(fake_features, real=False)
-        # KID draws its subsets from torch's global generator: seed it here, leave the caller's untouched.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            mean, std = kid.compute()
-        mean_value = finite_scalar(mean, "KID")
-        if subset_size >= max(self.n_real, len(fake_features)):
-            notes.append(
-                f"KID was computed on the whole sets ({subset_size} images each): every subset is the same, "
-                "so KID has no error bar here."
-            )
-            return mean_value, None, None
-        if self.kid_subsets == 1:
-            return mean_value, None, None  # one estimate: its spread is unknown
-        std_value = finite_scalar(std, "KID's standard deviation")
-        return mean_value, std_value, std_value / math.sqrt(self.kid_subsets)
 
 
 def compute_fid_kid(
@@ -354,10 +359,11 @@ def compute_fid_kid(
     extractor: str = DEFAULT_EXTRACTOR,
     **options: Any,
 ) -> FidResult:
-    """FID and KID between two sets of uint8 images (N, C, H, W) with one registered extractor.
+    """FID, KID, precision/recall, density/coverage and the classifier score between two sets of uint8
+    images (N, C, H, W) with one registered extractor.
 
     ``options`` are :class:`FidEvaluator`'s: ``batch_size``, ``kid_subsets``, ``kid_subset_size``,
-    ``weights``, ``device`` and ``seed``.
+    ``weights``, ``device``, ``seed``, ``manifold``, ``classifier`` and ``cache``.
     """
     return FidEvaluator(real_images, extractor, **options).evaluate(fake_images)
 

@@ -1,14 +1,13 @@
 """``inception``: torchmetrics' InceptionV3 (torch-fidelity's FID network) for scores comparable with papers.
 
-Its weights cannot be downloaded on machines without a network, so they come from a local file named by
-``--inception-weights`` or ``GANZOO_INCEPTION_WEIGHTS``; without one (or without torch-fidelity) building
-it fails with a message saying how to provide them.
+Its weights come from a local file named by ``--inception-weights`` or ``GANZOO_INCEPTION_WEIGHTS``, else
+from the standard FID weights file, downloaded once into the cache and verified (inception_weights.py);
+without torch-fidelity (which needs torchvision) building it fails with a message saying what to install.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
 import torch
@@ -22,8 +21,9 @@ WEIGHTS_ENV = "GANZOO_INCEPTION_WEIGHTS"
 NUM_FEATURES = 2048
 INPUT_SIZE = 299
 WEIGHTS_HINT = (
-    "download pt_inception-2015-12-05-6726825d.pth (torch-fidelity's FID InceptionV3 weights) on a "
-    f"machine with a network and pass its path with --inception-weights PATH or {WEIGHTS_ENV}=PATH"
+    "let ganzoo download pt_inception-2015-12-05-6726825d.pth (the FID InceptionV3 weights of pytorch-fid "
+    "and torch-fidelity) into its cache, or download it on a machine with a network and pass its path with "
+    f"--inception-weights PATH or {WEIGHTS_ENV}=PATH"
 )
 
 
@@ -92,21 +92,25 @@ def refuse_pickled_objects(weights: Path) -> None:
         ) from None
 
 
-def build_inception(weights: Path | None = None) -> InceptionFeatures:
-    """The extractor from ``weights``, else from ``$GANZOO_INCEPTION_WEIGHTS``; a clear error without either."""
-    if weights is None:
-        from_env = os.environ.get(WEIGHTS_ENV, "").strip()
-        if not from_env:
-            raise UsageError(f"the inception extractor needs local weights: {WEIGHTS_HINT}.")
-        weights = Path(from_env)
-    weights = Path(weights).expanduser()
-    if not weights.is_file():
-        raise UsageError(f"no inception weights file at {weights}; {WEIGHTS_HINT}.")
+def build_inception(weights: Path | None = None, *, download: bool = True) -> InceptionFeatures:
+    """The extractor from ``weights``, else from ``$GANZOO_INCEPTION_WEIGHTS``, else from the standard file in
+    the cache (downloaded once and verified, unless ``download`` is False)."""
+    from ganzoo.metrics.inception_weights import resolve_inception_weights, user_weights
+
+    given = user_weights(weights)
+    if given is None and not torch_fidelity_installed():  # before fetching 96 MB it could not use
+        raise UsageError(
+            f"the inception extractor needs torch-fidelity (`pip install torch-fidelity`, which requires "
+            f"torchvision) and its weights: {WEIGHTS_HINT}."
+        )
+    if given is not None and not given.is_file():
+        raise UsageError(f"no inception weights file at {given}; {WEIGHTS_HINT}.")
     if not torch_fidelity_installed():
         raise GanzooError(
-            "the inception extractor needs torch-fidelity, which ganzoo does not install: "
-            "`pip install torch-fidelity` (or `pip install torchmetrics[image]`)."
+            "the inception extractor needs torch-fidelity, which ganzoo does not install (it requires "
+            "torchvision): `pip install torch-fidelity` with the torchvision build matching your torch."
         )
+    weights = given or resolve_inception_weights(None, download=download)
     try:
         network = inception_network(weights)
     except (RuntimeError, ValueError, OSError, KeyError) as exc:

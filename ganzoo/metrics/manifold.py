@@ -11,6 +11,7 @@ The definitions (strict ``<``, the point itself excluded from its neighbours) ar
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 
@@ -70,22 +71,26 @@ class ManifoldReference:
         precision_recall_k: int = PRECISION_RECALL_K,
         density_coverage_k: int = DENSITY_COVERAGE_K,
         chunk_rows: int = CHUNK_ROWS,
+        device: str | torch.device = "cpu",
     ) -> None:
         if min(precision_recall_k, density_coverage_k) < 1:
             raise UsageError("the neighbourhood sizes k must be positive.")
-        self.real = real_features.to(torch.float32)
+        self.device = torch.device(
+            device
+        )  # the extractor's: distances on a GPU when the features came from one
+        self.real = real_features.to(self.device, torch.float32)
         self.pr_k, self.dc_k, self.chunk_rows = precision_recall_k, density_coverage_k, chunk_rows
         radii = nearest_neighbour_radii(self.real, (self.pr_k, self.dc_k), chunk_rows)
         self.real_pr_radii, self.real_dc_radii = radii[self.pr_k], radii[self.dc_k]
 
     @torch.inference_mode()
     def score(self, fake_features: torch.Tensor) -> ManifoldScores:
-        fake = fake_features.to(torch.float32)
+        fake = fake_features.to(self.device, torch.float32)
         fake_radii = nearest_neighbour_radii(fake, (self.pr_k,), self.chunk_rows)[self.pr_k]
-        inside_real = torch.zeros(len(fake), dtype=torch.bool)
+        inside_real = torch.zeros(len(fake), dtype=torch.bool, device=self.device)
         real_balls_hit = 0
-        recalled = torch.zeros(len(self.real), dtype=torch.bool)
-        nearest_fake = torch.full((len(self.real),), torch.inf)
+        recalled = torch.zeros(len(self.real), dtype=torch.bool, device=self.device)
+        nearest_fake = torch.full((len(self.real),), torch.inf, device=self.device)
         for start in range(0, len(fake), self.chunk_rows):
             stop = start + self.chunk_rows
             distances = torch.cdist(fake[start:stop], self.real)  # (chunk, real)
@@ -104,6 +109,8 @@ class ManifoldReference:
         )
 
 
-def manifold_scores(real_features: torch.Tensor, fake_features: torch.Tensor, **options: int) -> ManifoldScores:
+def manifold_scores(
+    real_features: torch.Tensor, fake_features: torch.Tensor, **options: Any
+) -> ManifoldScores:
     """Precision, recall, density and coverage of ``fake_features`` against ``real_features`` (N, D)."""
     return ManifoldReference(real_features, **options).score(fake_features)

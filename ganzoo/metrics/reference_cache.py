@@ -29,6 +29,7 @@ from ganzoo.errors import UsageError
 FORMAT = 1
 META_KEY = "ganzoo_reference"
 CACHE_SUBDIR = "reference-features"
+CACHE_ENV = "GANZOO_REFERENCE_CACHE"  # a directory to cache reference features in instead (tests use it)
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,11 @@ def load_reference(path: Path) -> ReferenceFeatures:
         raise UsageError(f"{path} is not a readable ganzoo statistics file: {exc}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise UsageError(f"{path} is not a ganzoo statistics file of format {FORMAT}.")
-    if features.dtype != np.float32 or features.ndim != 2 or meta.get("features_sha256") != array_sha256(features):
+    if (
+        features.dtype != np.float32
+        or features.ndim != 2
+        or meta.get("features_sha256") != array_sha256(features)
+    ):
         raise UsageError(
             f"{path}: its features do not match the sha256 recorded with them (a damaged or edited file); "
             "save the statistics again with --save-stats."
@@ -133,14 +138,23 @@ def load_reference(path: Path) -> ReferenceFeatures:
             tuple(str(line) for line in meta.get("conversions", ())),
         )
     except (KeyError, TypeError) as exc:
-        raise UsageError(f"{path}: its metadata lacks {exc}; save the statistics again with --save-stats.") from None
+        raise UsageError(
+            f"{path}: its metadata lacks {exc}; save the statistics again with --save-stats."
+        ) from None
+
+
+def cache_root() -> Path:
+    from ganzoo.datasets.base import cache_dir
+
+    override = os.environ.get(CACHE_ENV, "").strip()
+    return Path(override).expanduser() if override else cache_dir(CACHE_SUBDIR)
 
 
 def cache_path(images_digest: str, extractor: str, extractor_sha256: str) -> Path:
-    from ganzoo.datasets.base import cache_dir
-
-    key = hashlib.sha256(json.dumps([FORMAT, images_digest, extractor, extractor_sha256]).encode()).hexdigest()
-    return cache_dir(CACHE_SUBDIR) / f"{extractor}-{key[:32]}.npz"
+    key = hashlib.sha256(
+        json.dumps([FORMAT, images_digest, extractor, extractor_sha256]).encode()
+    ).hexdigest()
+    return cache_root() / f"{extractor}-{key[:32]}.npz"
 
 
 def cached_reference(

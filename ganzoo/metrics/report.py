@@ -10,7 +10,7 @@ NOT_KNOWN = "n/a"
 
 
 def kid_text(mean: float | None, sem: float | None, digits: int = 5) -> str:
-    """"0.00123 ± 0.00045 (s.e.m.)", the mean alone when no error bar is known, "-" when skipped."""
+    """ "0.00123 ± 0.00045 (s.e.m.)", the mean alone when no error bar is known, "-" when skipped."""
     if mean is None:
         return "-"
     if sem is None:
@@ -36,7 +36,9 @@ def metric_rows(result: Any) -> list[tuple[str, str, str]]:
     rows = [
         ("FID", f"{result.fid:.4f}", "-"),
         (
-            f"KID ({result.kid_subsets} subsets of {result.kid_subset_size})" if result.kid_subsets else "KID",
+            f"KID ({result.kid_subsets} subsets of {result.kid_subset_size})"
+            if result.kid_subsets
+            else "KID",
             kid_text(result.kid_mean, result.kid_sem),
             "-",
         ),

@@ -33,9 +33,7 @@ def floor_at(n: int) -> str:
     above = [c for c in counts if c > n]
     if not below:
         return f"above {_range(counts[0])} (its value at n = {counts[0]:,})"
-    return (
-        f"between {_range(above[0])} (n = {above[0]:,}) and {_range(below[-1])} (n = {below[-1]:,})"
-    )
+    return f"between {_range(above[0])} (n = {above[0]:,}) and {_range(below[-1])} (n = {below[-1]:,})"
 
 
 def sample_size_note(extractor: str, n: int, measured_floor: float | None = None) -> str | None:

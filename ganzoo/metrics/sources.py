@@ -35,7 +35,7 @@ def load_image_source(
     """The images ``spec`` names, ``n`` of them (default: all; 10,000 from a generator).
 
     ``spec`` is ``NAME`` or ``NAME:SPLIT`` (a registered dataset), ``folder:PATH`` or a directory that is
-    not a run directory (its images), a run directory or checkpoint file (samples of its EMA generator in
+    not a run directory (its images, at their own size unless ``options.image_size`` asks for one), a run directory or checkpoint file (samples of its EMA generator in
     eval mode, on ``device``, latents seeded with ``seed``), or an ``.npz`` holding uint8 ``images`` as
     (N, C, H, W), (N, H, W) or (N, H, W, C). A subset of a larger set is drawn at random with ``seed``.
     """
