@@ -21,8 +21,30 @@ from rich.text import Text
 
 console = Console(highlight=False, soft_wrap=False)
 err_console = Console(stderr=True, highlight=False)
-# For messages that are plain text throughout (the bench's progress lines name datasets and folders).
-text_console = Console(highlight=False, markup=False, soft_wrap=True)
+
+
+def printable(text: str) -> str:
+    """``text`` with what no output stream can encode shown as an escape: a file name holding bytes that
+    are not UTF-8 reaches Python as lone surrogates (``caf\\udce9``), which a UTF-8 stream refuses."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class PlainTextConsole:
+    """A console for messages that are plain text throughout (the bench's progress lines name datasets
+    and folders): no markup, and every string made :func:`printable`."""
+
+    def __init__(self, **options: Any) -> None:
+        self.console = Console(highlight=False, markup=False, soft_wrap=True, **options)
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        self.console.print(*(printable(o) if isinstance(o, str) else o for o in objects), **options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+
+text_console = PlainTextConsole()
+text_err_console = PlainTextConsole(stderr=True)
 
 
 def print_json(data: Any) -> None:
@@ -37,7 +59,7 @@ def say(text: str) -> None:
 
 def plain(value: Any) -> str:
     """``value`` as text that rich prints as it is (markup-like brackets escaped)."""
-    return escape(str(value))
+    return escape(printable(str(value)))
 
 
 @dataclass(frozen=True)
@@ -61,6 +83,7 @@ def print_table(
     piped, plain text (a Markdown table) with one line per row and nothing wrapped. Cells are shown as
     they are (no rich markup), except :class:`rich.text.Text` cells, which keep their style."""
     out = console if to is None else to
+    title = None if title is None else printable(title)
     columns = [c if isinstance(c, Column) else Column(c) for c in columns]
     shown = [index for index, column in enumerate(columns) if wide or not column.wide]
     cells = [[_cell(list(row)[index]) for index in shown] for row in rows]
@@ -103,7 +126,7 @@ def markdown_table(title: str | None, headers: list[str], rows: list[list[Text]]
 def _cell(value: Any) -> Text:
     if isinstance(value, Text):
         return value
-    return Text("" if value is None else str(value))
+    return Text("" if value is None else printable(str(value)))
 
 
 def warn(message: str) -> None:

@@ -319,3 +319,16 @@ def test_a_bench_into_a_folder_named_like_markup_prints_it(tmp_path, monkeypatch
     result = invoke(*args)
     assert result.exit_code == 0, result.output
     assert f"Results: {out / 'report.html'}" in result.output and f"{out / 'results.json'}," in result.output
+
+
+def test_a_name_with_bytes_that_are_not_utf8_is_printed_as_an_escape(trained_run, tmp_path, monkeypatch):
+    """Undecodable bytes in a file name reach Python as lone surrogates, which a UTF-8 stream refuses:
+    they are shown as an escape instead of ending the command in a UnicodeEncodeError."""
+    from ganzoo.console import plain, printable, text_console
+
+    assert printable("caf\udce9") == "caf\\udce9" and plain("a[/b]\udce9") == "a\\[/b]\\udce9"
+    out = tmp_path / "caf\udce9"
+    result = invoke("train", "--out", out, "--steps", "1", "--sample-every", "0", *TINY_ARGS)
+    assert result.exit_code == 0, result.output
+    assert "caf\\udce9" in result.output and out.is_dir()
+    text_console.print(f"Results: {out}")  # the bench's console: no UnicodeEncodeError either

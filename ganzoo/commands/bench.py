@@ -6,9 +6,8 @@ import re
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from ganzoo.console import Column, print_json, print_table, text_console
+from ganzoo.console import Column, print_json, print_table, text_console, text_err_console
 from ganzoo.errors import UsageError
 from ganzoo.registry import zoo
 
@@ -86,7 +85,7 @@ def bench(models, all_models, dataset, steps, time_budget, seeds, eval_every, n_
                   **given)
     config = BenchConfig.quick(**common) if quick else BenchConfig(**common)
     # Plain text (paths are not markup); with --json, on stderr so that stdout is the JSON alone.
-    say = Console(stderr=True, highlight=False, markup=False, soft_wrap=True) if as_json else text_console
+    say = text_err_console if as_json else text_console
     results = run_benchmark(config, console=say)
     if as_json:
         print_json(results)

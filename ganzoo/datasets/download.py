@@ -18,10 +18,8 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from rich.markup import escape
-
 import ganzoo
-from ganzoo.console import err_console
+from ganzoo.console import err_console, plain
 from ganzoo.errors import DatasetError
 
 DOWNLOAD_TIMEOUT_S = 60.0  # per network operation (connect, each read), not for the whole file
@@ -88,7 +86,7 @@ def progress_bar(
     with Progress(
         TextColumn("{task.description}"), BarColumn(), *counters, console=err_console, disable=not enabled
     ) as bar:
-        task = bar.add_task(escape(description), total=total)  # a file or folder name, not markup
+        task = bar.add_task(plain(description), total=total)  # a file or folder name, not markup
         yield lambda n: bar.advance(task, n)
 
 
