@@ -237,6 +237,7 @@ def sample(source: Path, count, grid, output, seed, fmt, class_, per_class, over
         columns = columns if rows == G.num_classes else PER_CLASS_COLUMNS
         rows, count = G.num_classes, G.num_classes * columns
         labels = torch.arange(G.num_classes).repeat_interleave(columns)  # row k: class k
+        per_class = True
     count = count or 16
     if G.conditional and labels is None:
         labels = torch.full((count,), class_) if class_ is not None else balanced_labels(count, G.num_classes)
@@ -253,5 +254,7 @@ def sample(source: Path, count, grid, output, seed, fmt, class_, per_class, over
         save_npz(images, output, labels=labels, **provenance)
     else:
         save_png_folder(images, output, **provenance)
-    what = "" if labels is None else (f" of class {class_}" if class_ is not None else " (classes balanced)")
+    what = "" if labels is None else (
+        f" of class {class_}" if class_ is not None else " (row k: class k)" if per_class else " (classes balanced)"
+    )
     say(f"Wrote {count} images{what} from {plain(G.model_name)} to {plain(output)}.")
