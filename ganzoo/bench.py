@@ -343,14 +343,7 @@ def _train_one(model, seed, config, train_data, evaluator, out, say, display) ->
 
 def training_images(train_data: ImageDataset, n: int | None, seed: int) -> ImageDataset:
     """The train split, or ``n`` of its images drawn with ``seed`` (the same for every model of a seed)."""
-    if n is None or n == len(train_data):
-        return train_data
-    chosen = torch.randperm(len(train_data), generator=torch.Generator().manual_seed(seed))[:n].sort().values
-    labels = train_data.labels[chosen] if train_data.labels is not None else None
-    return ImageDataset(
-        train_data.name, train_data.split, train_data.images[chosen], labels, train_data.license,
-        num_classes=train_data.num_classes,  # a subset may lack the last class: conditional models keep them all
-    )
+    return train_data if n is None or n == len(train_data) else train_data.subset(n, seed)
 
 
 def _summarise(model: str, seeds: list[SeedResult]) -> dict[str, Any]:

@@ -20,6 +20,12 @@ from ganzoo.errors import UnknownNameError, UsageError
 DATA_DIR_ENV = "GANZOO_DATA_DIR"
 
 
+def seeded_choice(total: int, n: int, seed: int) -> torch.Tensor:
+    """``min(n, total)`` distinct indices of ``range(total)`` drawn with ``seed``, in the order drawn: the one
+    way ganzoo picks a seeded subset (of a split to train on, of a source to score, of images to classify)."""
+    return torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n]
+
+
 @dataclass
 class ImageDataset:
     """One split of a dataset, held in memory: ``images`` is uint8 (N, C, H, W)."""
@@ -53,6 +59,16 @@ class ImageDataset:
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
+
+    def subset(self, n: int, seed: int) -> ImageDataset:
+        """``n`` of its images and labels drawn with ``seed``, in their original order; the classes are kept
+        (a subset may lack the last one, and a conditional model keeps them all)."""
+        chosen = seeded_choice(len(self), n, seed).sort().values
+        labels = None if self.labels is None else self.labels[chosen]
+        return ImageDataset(
+            self.name, self.split, self.images[chosen], labels, self.license,
+            num_classes=self.num_classes, class_names=self.class_names,
+        )  # fmt: skip
 
     @property
     def fingerprint(self) -> str:

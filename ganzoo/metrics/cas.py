@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganzoo.datasets.base import ImageDataset, to_model_range
+from ganzoo.datasets.base import ImageDataset, seeded_choice, to_model_range
 from ganzoo.errors import UsageError
 from ganzoo.interfaces import Generator, balanced_labels
 
@@ -109,7 +109,7 @@ def real_subset(dataset: ImageDataset, n: int, seed: int) -> tuple[torch.Tensor,
         raise UsageError(
             f"{dataset.qualified_name} has no labels; a classifier cannot be trained or tested on it."
         )
-    chosen = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:n]
+    chosen = seeded_choice(len(dataset), n, seed)  # in the order drawn
     return dataset.images[chosen], dataset.labels[chosen]
 
 

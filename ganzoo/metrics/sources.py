@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ganzoo.datasets.base import DatasetOptions, load_dataset
+from ganzoo.datasets.base import DatasetOptions, load_dataset, seeded_choice
 from ganzoo.errors import UsageError
 
 DEFAULT_GENERATOR_SAMPLES = 10_000  # the usual FID sample count, used when no count is asked for
@@ -76,8 +76,7 @@ def random_subset(images: torch.Tensor, n: int | None, seed: int, what: str) -> 
         return images
     if n > len(images):
         raise UsageError(f"{what} holds only {len(images)} images; ask for --n {len(images)} or fewer.")
-    chosen = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]
-    return images[chosen.sort().values]
+    return images[seeded_choice(len(images), n, seed).sort().values]
 
 
 def _dataset_images(spec: str, n: int | None, seed: int, options: DatasetOptions | None) -> ImageSource:
